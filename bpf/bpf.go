@@ -1,0 +1,33 @@
+package bpf
+
+import "github.com/cilium/ebpf"
+
+// Exported names for the types that bpf2go generates from sysrec.bpf.c.
+type (
+	// Target is one slot of the targets map: a target's syscall bitmaps,
+	// one per ABI, and its task counters.
+	Target = sysrecTarget
+	// TaskState is the task-local storage that marks a task as traced.
+	TaskState = sysrecTaskState
+	// DropStats counts kernel-side failures that are tied to no target.
+	DropStats = sysrecDropStats
+	// Objects are the loaded programs and maps.
+	Objects = sysrecObjects
+)
+
+// ABI indexes Target.Syscalls; the values are those of enum abi in C.
+type ABI int
+
+// ABIs a task can make syscalls in.
+const (
+	ABINative ABI = 0 // x86_64 or aarch64
+	ABICompat ABI = 1 // i386 on x86_64, 32-bit arm on aarch64
+	ABIX32    ABI = 2 // x32 on x86_64
+)
+
+// SyscallBits is how many syscall numbers each ABI's bitmap holds.
+const SyscallBits = len(Target{}.Syscalls[0]) * 64
+
+// Spec returns the compiled programs and maps for the running
+// architecture, not yet loaded.
+func Spec() (*ebpf.CollectionSpec, error) { return loadSysrec() }

@@ -1,0 +1,7 @@
+// Package bpf holds sysrec's eBPF programs and the objects that bpf2go
+// compiles from them for each architecture. The C source is sysrec.bpf.c;
+// the generated *_bpfel.go and *_bpfel.o files are committed so that
+// building sysrec needs no clang. `make generate` rebuilds them.
+package bpf
+
+//go:generate go tool bpf2go -target amd64,arm64 -cc clang-14 -strip llvm-strip-14 -cflags "-mcpu=v3 -Wall -Werror" -type target -type task_state -type drop_stats sysrec sysrec.bpf.c

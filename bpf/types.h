@@ -1,0 +1,49 @@
+// Minimal kernel types for sysrec's CO-RE programs. Only the fields the
+// programs read are declared; preserve_access_index makes libbpf-style
+// loaders (cilium/ebpf here) relocate every access against the running
+// kernel's BTF, so no vmlinux.h is needed.
+#pragma once
+
+typedef unsigned char __u8;
+typedef unsigned short __u16;
+typedef unsigned int __u32;
+typedef unsigned long long __u64;
+typedef signed char __s8;
+typedef short __s16;
+typedef int __s32;
+typedef long long __s64;
+typedef __u16 __be16;
+typedef __u32 __be32;
+typedef __u32 __wsum;
+typedef int pid_t;
+
+// From include/uapi/linux/bpf.h.
+enum bpf_map_type {
+	BPF_MAP_TYPE_HASH = 1,
+	BPF_MAP_TYPE_ARRAY = 2,
+	BPF_MAP_TYPE_TASK_STORAGE = 29,
+};
+#define BPF_F_NO_PREALLOC (1U << 0)
+#define BPF_LOCAL_STORAGE_GET_F_CREATE (1ULL << 0)
+
+// arch/x86/include/asm/thread_info.h: set while a task runs a 32-bit syscall.
+#define TS_COMPAT 0x0002
+// arch/arm64/include/asm/thread_info.h: an AArch32 task.
+#define TIF_32BIT 22
+
+struct thread_info {
+#if defined(__TARGET_ARCH_x86)
+	__u32 status;
+#else
+	unsigned long flags;
+#endif
+} __attribute__((preserve_access_index));
+
+struct task_struct {
+	struct thread_info thread_info;
+	pid_t pid;
+	pid_t tgid;
+} __attribute__((preserve_access_index));
+
+struct pt_regs;
+struct linux_binprm;

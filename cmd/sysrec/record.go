@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sysrec/sysrec/internal/atomicfile"
+	"github.com/sysrec/sysrec/profiles"
+	"github.com/sysrec/sysrec/recorder"
+	"github.com/sysrec/sysrec/syscalls"
+)
+
+func recordCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "record",
+		Usage:     "run a command and write the seccomp profile of the syscalls it made",
+		ArgsUsage: "-- CMD [ARGS...]",
+		Description: "record starts CMD and records every syscall made by CMD and all its\n" +
+			"descendants (threads, forked children, exec'd programs and daemons that\n" +
+			"outlive CMD) from CMD's execve on. It ends when the last of them exits.\n" +
+			"SIGINT and SIGTERM are forwarded to CMD; a second one after CMD has exited\n" +
+			"stops waiting for its descendants. The profile is written either way.\n\n" +
+			"sysrec exits with CMD's status: 128+N if signal N killed it, 127 if CMD\n" +
+			"was not found, 126 if it could not be executed.\n\n" +
+			"Example:\n   sysrec record -o app.json -- go test ./...",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "-", Usage: "write the profile to `FILE` (- for stdout)"},
+			&cli.StringFlag{Name: "default-action", Value: "errno", Usage: "`ACTION` for syscalls that were not recorded: errno, log, kill-process, kill-thread or trap"},
+			&cli.StringFlag{Name: "kernel-btf", Value: recorder.DefaultKernelBTF, Usage: "kernel BTF `FILE`, for a host /sys mounted elsewhere"},
+		},
+		Action: record,
+	}
+}
+
+func record(c *cli.Context) error {
+	log, err := logger(c)
+	if err != nil {
+		return err
+	}
+	argv := c.Args().Slice()
+	if len(argv) == 0 {
+		return usageError("record: no command given: usage: sysrec record [-o FILE] -- CMD [ARGS...]")
+	}
+	action, err := profiles.ParseAction(c.String("default-action"))
+	if err != nil {
+		return usageError("--default-action: %w", err)
+	}
+	if _, err := profiles.Generate(nil, action); err != nil {
+		return usageError("--default-action: %w", err)
+	}
+
+	// Everything that can fail cheaply fails before CMD starts, so that a
+	// long test run is never wasted.
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return &exitError{code: 126, err: fmt.Errorf("%s: permission denied", argv[0])}
+		}
+		return &exitError{code: 127, err: fmt.Errorf("%s: command not found", argv[0])}
+	}
+	var out *atomicfile.File
+	if name := c.String("output"); name != "-" {
+		out, err = atomicfile.Create(name, 0o644)
+		if err != nil {
+			return fmt.Errorf("checking the output file before starting %s: %w", argv[0], err)
+		}
+		defer out.Abort()
+	}
+
+	rec, err := recorder.New(recorder.Options{Logger: log, KernelBTF: c.String("kernel-btf")})
+	if err != nil {
+		return err
+	}
+	defer rec.Close()
+
+	// Catch signals before CMD starts, so none is lost in between.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
+	cmd := exec.Command(path, argv[1:]...)
+	cmd.Args[0] = argv[0]
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	start := time.Now()
+	target, err := rec.StartCommand(cmd)
+	if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return &exitError{code: 126, err: fmt.Errorf("%s: %w", argv[0], err)}
+		}
+		return &exitError{code: 127, err: fmt.Errorf("starting %s: %w", argv[0], err)}
+	}
+	defer target.Close()
+
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+	// Forward signals while CMD runs; once it has exited, a signal stops the
+	// wait for its remaining descendants.
+	waitCtx, stopWaiting := context.WithCancel(c.Context)
+	defer stopWaiting()
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				select {
+				case <-exited:
+					log.Info("stopping: not waiting for the remaining descendants", "signal", s)
+					stopWaiting()
+					return
+				default:
+					cmd.Process.Signal(s)
+				}
+			case <-waitCtx.Done():
+				return
+			}
+		}
+	}()
+	<-exited
+	if live, _ := target.Live(); live > 0 {
+		log.Info("command exited; waiting for its descendants", "tasks", live)
+	}
+	if err := target.Wait(waitCtx); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("waiting for descendants: %w", err)
+	}
+
+	recording, err := target.Recording()
+	if err != nil {
+		return err
+	}
+	profile, err := profiles.Generate(recording.Syscalls, action)
+	if err != nil {
+		return err
+	}
+	data, err := profiles.Marshal(profile)
+	if err != nil {
+		return err
+	}
+	dest := "stdout"
+	if out != nil {
+		if _, err := out.Write(data); err != nil {
+			return fmt.Errorf("writing profile: %w", err)
+		}
+		if err := out.Commit(); err != nil {
+			return err
+		}
+		dest = out.Name()
+		dest = c.String("output")
+	} else if _, err := c.App.Writer.Write(data); err != nil {
+		return fmt.Errorf("writing profile: %w", err)
+	}
+	fmt.Fprintln(c.App.ErrWriter, summary(recording, profile, time.Since(start), dest))
+	warn(log, rec, recording)
+	return &exitError{code: exitStatus(cmd.ProcessState)}
+}
+
+// summary is the one line that record prints on stderr.
+func summary(r *recorder.Recording, p *profiles.Profile, took time.Duration, dest string) string {
+	n := 0
+	if len(p.Syscalls) > 0 {
+		n = len(p.Syscalls[0].Names)
+	}
+	arches := make([]string, len(p.Architectures))
+	for i, a := range p.Architectures {
+		arches[i] = string(a)
+	}
+	s := fmt.Sprintf("sysrec: %d syscalls (%s) from %d processes, %d threads in %s; profile written to %s",
+		n, strings.Join(arches, ", "), r.Processes, r.Tasks-r.Processes, took.Round(time.Millisecond), dest)
+	if r.Lost.Any() || len(r.Unnamed) > 0 || r.Live > 0 {
+		s += " (incomplete: see warnings)"
+	}
+	return s
+}
+
+// warn logs everything that makes a recording less than complete.
+func warn(log interface {
+	Warn(string, ...any)
+}, rec *recorder.Recorder, r *recorder.Recording) {
+	if r.Live > 0 {
+		log.Warn("recording stopped while descendants still ran; their later syscalls are missing", "tasks", r.Live)
+	}
+	if r.Lost.Tasks > 0 {
+		log.Warn("the kernel could not track some tasks; their syscalls are missing", "tasks", r.Lost.Tasks)
+	}
+	if r.Lost.OutOfRange > 0 {
+		log.Warn("syscalls with numbers beyond sysrec's bitmap were seen and not recorded", "count", r.Lost.OutOfRange)
+	}
+	for arch, nrs := range r.Unnamed {
+		what := "numbers missing from sysrec's table (a kernel newer than sysrec?)"
+		if !syscalls.Known(arch) {
+			what = "an ABI that sysrec has no table for"
+		}
+		log.Warn("syscalls left out of the profile: "+what, "arch", arch, "numbers", nrs)
+	}
+	if s, err := rec.DropStats(); err == nil && (s.StorageBusy > 0 || s.TargetMissing > 0) {
+		log.Warn("kernel-side drops", "storage_busy", s.StorageBusy, "target_missing", s.TargetMissing)
+	}
+}
+
+// exitStatus is the status a shell would report for the command.
+func exitStatus(ps *os.ProcessState) int {
+	if ps == nil {
+		return 1
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}

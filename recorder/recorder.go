@@ -1,0 +1,283 @@
+// Package recorder loads sysrec's eBPF programs, decides which tasks are
+// traced, and reads back the syscalls each target made.
+//
+// Syscalls are aggregated in the kernel: each target owns a slot of a BPF
+// array with one bitmap per ABI, and a task belongs to a target through
+// task-local storage that the fork hook copies from parent to child. User
+// space only reads the bitmaps when a target is finished, so no event can
+// be lost on the way, however fast the workload makes syscalls.
+//
+// A command is recorded from its own execve on: StartCommand registers the
+// calling OS thread as a launcher, so the kernel marks only the child that
+// this thread forks, and activates it when that child execs.
+package recorder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+
+	"github.com/sysrec/sysrec/bpf"
+	"github.com/sysrec/sysrec/syscalls"
+)
+
+// DefaultKernelBTF is where the running kernel exposes its BTF.
+const DefaultKernelBTF = "/sys/kernel/btf/vmlinux"
+
+// DefaultMaxTargets is how many targets can be recorded at once.
+const DefaultMaxTargets = 4096
+
+// Options configure a Recorder.
+type Options struct {
+	// Logger receives debug and warning messages. Nil discards them.
+	Logger *slog.Logger
+	// KernelBTF is the kernel's BTF file, DefaultKernelBTF if empty. Set it
+	// when the host's /sys is mounted elsewhere, as in a privileged pod.
+	KernelBTF string
+	// MaxTargets bounds the number of concurrent targets;
+	// DefaultMaxTargets if zero.
+	MaxTargets uint32
+	// Capabilities reports the effective capabilities of this process;
+	// tests replace it. Nil reads them from the kernel.
+	Capabilities func() (Caps, error)
+}
+
+// Recorder holds the loaded programs and their links. It is safe for
+// concurrent use.
+type Recorder struct {
+	log    *slog.Logger
+	objs   bpf.Objects
+	links  []link.Link
+	native syscalls.Arch
+	compat syscalls.Arch
+
+	mu   sync.Mutex
+	free []uint32 // target ids not in use
+}
+
+// New checks privileges and kernel support, then loads and attaches the
+// programs. Close releases them.
+func New(opts Options) (*Recorder, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	native, compat, err := syscalls.Host()
+	if err != nil {
+		return nil, err
+	}
+	capsFn := opts.Capabilities
+	if capsFn == nil {
+		capsFn = CurrentCaps
+	}
+	if err := checkCaps(capsFn); err != nil {
+		return nil, err
+	}
+	btfPath := opts.KernelBTF
+	if btfPath == "" {
+		btfPath = DefaultKernelBTF
+	}
+	kernelTypes, err := loadKernelBTF(btfPath)
+	if err != nil {
+		return nil, err
+	}
+	max := opts.MaxTargets
+	if max == 0 {
+		max = DefaultMaxTargets
+	}
+
+	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; later ones
+	// to the cgroup, and this is a no-op there.
+	if err := rlimit.RemoveMemlock(); err != nil {
+		log.Debug("raising RLIMIT_MEMLOCK failed; continuing", "err", err)
+	}
+
+	spec, err := bpf.Spec()
+	if err != nil {
+		return nil, fmt.Errorf("reading embedded eBPF objects: %w", err)
+	}
+	spec.Maps["targets"].MaxEntries = max
+
+	r := &Recorder{log: log, native: native, compat: compat}
+	loadOpts := &ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kernelTypes}}
+	if err := spec.LoadAndAssign(&r.objs, loadOpts); err != nil {
+		return nil, fmt.Errorf("loading eBPF objects: %w", privilegeHint(err))
+	}
+	progs := []*ebpf.Program{r.objs.SchedProcessFork, r.objs.SchedProcessExec, r.objs.SchedProcessExit, r.objs.SysEnter}
+	for _, p := range progs {
+		l, err := link.AttachTracing(link.TracingOptions{Program: p, AttachType: ebpf.AttachTraceRawTp})
+		if err != nil {
+			r.Close()
+			return nil, fmt.Errorf("attaching eBPF program %s: %w", p, privilegeHint(err))
+		}
+		r.links = append(r.links, l)
+	}
+	for id := int64(max) - 1; id >= 0; id-- {
+		r.free = append(r.free, uint32(id))
+	}
+	log.Debug("eBPF programs attached", "max_targets", max)
+	return r, nil
+}
+
+// Close detaches the programs and frees the maps.
+func (r *Recorder) Close() error {
+	var errs []error
+	for _, l := range r.links {
+		errs = append(errs, l.Close())
+	}
+	r.links = nil
+	errs = append(errs, r.objs.Close())
+	return errors.Join(errs...)
+}
+
+// loadKernelBTF checks that kernel BTF exists, which CO-RE relocation and
+// tp_btf programs both need. It returns nil types for the default path,
+// which cilium/ebpf then reads itself.
+func loadKernelBTF(path string) (*btf.Spec, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("reading kernel BTF: %w: sysrec needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distribution kernels since 5.4 are)", err)
+	}
+	if path == DefaultKernelBTF {
+		return nil, nil
+	}
+	spec, err := btf.LoadSpec(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading kernel BTF from %s: %w", path, err)
+	}
+	return spec, nil
+}
+
+// privilegeHint adds what to do to a permission error from the kernel.
+func privilegeHint(err error) error {
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+		return fmt.Errorf("%w: run as root or grant CAP_BPF and CAP_PERFMON", err)
+	}
+	return err
+}
+
+// Target is one recorded process tree.
+type Target struct {
+	r        *Recorder
+	id       uint32
+	released bool
+}
+
+// StartCommand starts cmd, which must not have been started, and records
+// it and all its descendants from its execve on. The caller still waits
+// for cmd; Target.Wait waits for its descendants too.
+func (r *Recorder) StartCommand(cmd *exec.Cmd) (*Target, error) {
+	t, err := r.newTarget()
+	if err != nil {
+		return nil, err
+	}
+	// The kernel marks the first process that this OS thread forks, so the
+	// goroutine must stay on it until cmd has been forked.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	tid := uint32(unix.Gettid())
+	if err := r.objs.Launchers.Put(tid, t.id); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("registering launcher thread: %w", err)
+	}
+	startErr := cmd.Start()
+	if err := r.objs.Launchers.Delete(tid); err != nil {
+		r.log.Warn("unregistering launcher thread", "tid", tid, "err", err)
+	}
+	if startErr != nil {
+		t.Close()
+		return nil, startErr
+	}
+	return t, nil
+}
+
+func (r *Recorder) newTarget() (*Target, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.free) == 0 {
+		return nil, fmt.Errorf("all %d target slots are in use: finish a recording first", r.objs.Targets.MaxEntries())
+	}
+	id := r.free[len(r.free)-1]
+	// A slot is zeroed before use, so a reused one starts empty.
+	if err := r.objs.Targets.Put(id, bpf.Target{}); err != nil {
+		return nil, fmt.Errorf("clearing target slot %d: %w", id, err)
+	}
+	r.free = r.free[:len(r.free)-1]
+	return &Target{r: r, id: id}, nil
+}
+
+func (t *Target) state() (bpf.Target, error) {
+	var s bpf.Target
+	if err := t.r.objs.Targets.Lookup(t.id, &s); err != nil {
+		return s, fmt.Errorf("reading target slot %d: %w", t.id, err)
+	}
+	return s, nil
+}
+
+// Live returns how many tasks of the target are still running.
+func (t *Target) Live() (int64, error) {
+	s, err := t.state()
+	return s.Live, err
+}
+
+// Wait returns when no task of the target is left, or when ctx is done.
+func (t *Target) Wait(ctx context.Context) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		live, err := t.Live()
+		if err != nil {
+			return err
+		}
+		if live <= 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// Close releases the target's slot. A slot whose tasks still run is never
+// reused, so they cannot leak syscalls into a later target.
+func (t *Target) Close() error {
+	if t.released {
+		return nil
+	}
+	t.released = true
+	live, err := t.Live()
+	if err != nil {
+		return err
+	}
+	if live > 0 {
+		t.r.log.Warn("target released with tasks still running; its slot is retired", "target", t.id, "live", live)
+		return nil
+	}
+	t.r.mu.Lock()
+	t.r.free = append(t.r.free, t.id)
+	t.r.mu.Unlock()
+	return nil
+}
+
+// DropStats returns the kernel-side counters that belong to no target.
+func (r *Recorder) DropStats() (bpf.DropStats, error) {
+	var s bpf.DropStats
+	if err := r.objs.Stats.Lookup(uint32(0), &s); err != nil {
+		return s, fmt.Errorf("reading drop counters: %w", err)
+	}
+	return s, nil
+}

@@ -1,0 +1,98 @@
+package recorder
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/sysrec/sysrec/bpf"
+	"github.com/sysrec/sysrec/syscalls"
+)
+
+// Recording is what a target did.
+type Recording struct {
+	// Syscalls holds the named syscalls per ABI, sorted.
+	Syscalls map[syscalls.Arch][]string `json:"syscalls"`
+	// Unnamed holds syscall numbers with no name in sysrec's tables: from a
+	// kernel newer than the tables, or from an ABI that has no table (x32,
+	// 32-bit arm). They cannot go into a profile, so they are reported.
+	Unnamed map[syscalls.Arch][]int `json:"unnamed,omitempty"`
+	// Tasks, Processes and Execs count what the target ran.
+	Tasks     uint64 `json:"tasks"`
+	Processes uint64 `json:"processes"`
+	Execs     uint64 `json:"execs"`
+	// Live is the number of tasks still running when it was read.
+	Live int64 `json:"live"`
+	// Lost counts data the kernel side could not record.
+	Lost Lost `json:"lost"`
+}
+
+// Lost counts what the kernel side could not record for a target.
+type Lost struct {
+	// Tasks whose tracking state could not be created: their syscalls are
+	// missing.
+	Tasks uint64 `json:"tasks"`
+	// Syscalls numbered past the bitmap (bpf.SyscallBits).
+	OutOfRange uint64 `json:"outOfRange"`
+}
+
+// Any reports whether anything was lost.
+func (l Lost) Any() bool { return l.Tasks != 0 || l.OutOfRange != 0 }
+
+// Recording reads what the target has recorded so far.
+func (t *Target) Recording() (*Recording, error) {
+	s, err := t.state()
+	if err != nil {
+		return nil, err
+	}
+	return decode(&s, t.r.native, t.r.compat), nil
+}
+
+// abiArch names the architecture of each bitmap for a host.
+func abiArch(abi bpf.ABI, native, compat syscalls.Arch) syscalls.Arch {
+	switch abi {
+	case bpf.ABINative:
+		return native
+	case bpf.ABICompat:
+		return compat
+	case bpf.ABIX32:
+		return syscalls.X32
+	}
+	panic(fmt.Sprintf("unknown ABI %d", abi))
+}
+
+// decode turns a target slot into names, for a host whose native and
+// compat ABIs are given.
+func decode(s *bpf.Target, native, compat syscalls.Arch) *Recording {
+	rec := &Recording{
+		Syscalls:  map[syscalls.Arch][]string{},
+		Unnamed:   map[syscalls.Arch][]int{},
+		Tasks:     s.Tasks,
+		Processes: s.Processes,
+		Execs:     s.Execs,
+		Live:      s.Live,
+		Lost:      Lost{Tasks: s.LostTasks, OutOfRange: s.OutOfRange},
+	}
+	for abi := range s.Syscalls {
+		arch := abiArch(bpf.ABI(abi), native, compat)
+		for w, word := range s.Syscalls[abi] {
+			for b := 0; b < 64; b++ {
+				if word&(1<<uint(b)) == 0 {
+					continue
+				}
+				nr := w*64 + b
+				if name, ok := syscalls.Name(arch, nr); ok {
+					rec.Syscalls[arch] = append(rec.Syscalls[arch], name)
+				} else {
+					rec.Unnamed[arch] = append(rec.Unnamed[arch], nr)
+				}
+			}
+		}
+	}
+	for _, names := range rec.Syscalls {
+		sort.Strings(names)
+	}
+	if len(rec.Unnamed) == 0 {
+		rec.Unnamed = nil
+	}
+	return rec
+}
