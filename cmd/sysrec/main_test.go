@@ -1,0 +1,323 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sysrec/sysrec/internal/testenv"
+	"github.com/sysrec/sysrec/profiles"
+	"github.com/sysrec/sysrec/syscalls"
+)
+
+// The test binary doubles as sysrec: with this variable set it runs main,
+// so the tests exercise the real exit statuses and signal handling.
+const asMain = "SYSREC_TEST_AS_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(asMain) == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// sysrec runs the CLI in a child process.
+func sysrec(t *testing.T, args ...string) result {
+	t.Helper()
+	cmd := sysrecCmd(t, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	return finish(t, cmd, &stdout, &stderr)
+}
+
+func sysrecCmd(t *testing.T, args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), asMain+"=1")
+	return cmd
+}
+
+func finish(t *testing.T, cmd *exec.Cmd, stdout, stderr *bytes.Buffer) result {
+	t.Helper()
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("running sysrec: %v", err)
+	}
+	return result{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
+}
+
+func readProfile(t *testing.T, path string) (*profiles.Profile, []byte) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading the profile: %v", err)
+	}
+	var p profiles.Profile
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		t.Fatalf("decoding the profile: %v\n%s", err, data)
+	}
+	return &p, data
+}
+
+func allowed(p *profiles.Profile) []string {
+	if len(p.Syscalls) != 1 || p.Syscalls[0].Action != profiles.ActAllow {
+		return nil
+	}
+	return p.Syscalls[0].Names
+}
+
+// Programs sysrec's authors did not write are recorded exactly as strace -f
+// sees them, twice to the same bytes, and sysrec exits with their status.
+func TestRecordThirdPartyPrograms(t *testing.T) {
+	testenv.RequireBPF(t)
+	for name, argv := range map[string][]string{
+		"sh pipeline": {"/bin/sh", "-c", "ls -la /usr/share/doc >/dev/null; echo hi | tr a-z A-Z >/dev/null; exit 5"},
+		"tar":         {"tar", "-cf", "/dev/null", "-C", "/usr/share/doc/strace", "."},
+		"find":        {"find", "/usr/share/doc/strace", "-type", "f", "-name", "*.gz"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			want := testenv.Strace(t, argv...)
+			dir := t.TempDir()
+			var first []byte
+			for i := 0; i < 2; i++ {
+				out := filepath.Join(dir, "p.json")
+				res := sysrec(t, append([]string{"record", "-o", out, "--"}, argv...)...)
+				wantCode := 0
+				if name == "sh pipeline" {
+					wantCode = 5
+				}
+				if res.code != wantCode {
+					t.Fatalf("exit status: got %d, want %d\n%s", res.code, wantCode, res.stderr)
+				}
+				if !strings.Contains(res.stderr, "profile written to "+out) {
+					t.Errorf("stderr lacks the summary: %q", res.stderr)
+				}
+				p, data := readProfile(t, out)
+				if i == 0 {
+					first = data
+					testenv.MatchStrace(t, allowed(p), want)
+					native, _, _ := syscalls.Host()
+					if p.DefaultAction != profiles.ActErrno || len(p.Architectures) != 1 || p.Architectures[0] != native {
+						t.Errorf("got default %s, architectures %v; want SCMP_ACT_ERRNO, [%s]", p.DefaultAction, p.Architectures, native)
+					}
+				} else if !bytes.Equal(first, data) {
+					t.Errorf("two recordings differ:\n%s\n---\n%s", first, data)
+				}
+			}
+		})
+	}
+}
+
+func TestRecordToStdout(t *testing.T) {
+	testenv.RequireBPF(t)
+	wl := testenv.Workload(t)
+	res := sysrec(t, "record", "--default-action", "log", "--", wl, "exec")
+	if res.code != 0 {
+		t.Fatalf("exit status %d: %s", res.code, res.stderr)
+	}
+	var p profiles.Profile
+	if err := json.Unmarshal([]byte(res.stdout), &p); err != nil {
+		t.Fatalf("stdout is not a profile: %v\n%s", err, res.stdout)
+	}
+	if p.DefaultAction != profiles.ActLog {
+		t.Errorf("default action: got %s, want SCMP_ACT_LOG", p.DefaultAction)
+	}
+	if names := allowed(&p); len(names) == 0 || names[0] == "" {
+		t.Errorf("no syscalls allowed: %+v", p)
+	}
+	if n := strings.Count(strings.TrimSpace(res.stderr), "\n"); n != 0 {
+		t.Errorf("want one summary line on stderr, got:\n%s", res.stderr)
+	}
+}
+
+func TestExitStatus(t *testing.T) {
+	testenv.RequireBPF(t)
+	wl := testenv.Workload(t)
+	dir := t.TempDir()
+	notExec := filepath.Join(dir, "not-executable")
+	os.WriteFile(notExec, []byte("#!/bin/sh\n"), 0o644)
+	for _, tc := range []struct {
+		name   string
+		argv   []string
+		code   int
+		stderr string
+	}{
+		{"workload status", []string{wl}, 3, "syscalls"},
+		{"killed by a signal", []string{"/bin/sh", "-c", "kill -KILL $$"}, 128 + 9, "syscalls"},
+		{"not found", []string{"no-such-command-sysrec"}, 127, "no-such-command-sysrec: command not found"},
+		{"not executable", []string{notExec}, 126, "permission denied"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := sysrec(t, append([]string{"record", "-o", filepath.Join(dir, "p.json"), "--"}, tc.argv...)...)
+			if res.code != tc.code || !strings.Contains(res.stderr, tc.stderr) {
+				t.Errorf("got status %d, stderr %q; want %d and %q", res.code, res.stderr, tc.code, tc.stderr)
+			}
+		})
+	}
+}
+
+// SIGTERM to sysrec reaches the command, and the profile is still written.
+func TestSignalIsForwarded(t *testing.T) {
+	testenv.RequireBPF(t)
+	wl := testenv.Workload(t)
+	out := filepath.Join(t.TempDir(), "p.json")
+	cmd := sysrecCmd(t, "record", "-o", out, "--", wl, "sleep")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the workload runs under sysrec.
+	deadline := time.Now().Add(10 * time.Second)
+	for !hasChild(cmd.Process.Pid, wl) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("the workload never started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 128+int(syscall.SIGTERM) {
+		t.Fatalf("got %v, want exit status 143\n%s", err, stderr.String())
+	}
+	p, _ := readProfile(t, out)
+	names := allowed(p)
+	if !slices.Contains(names, "pause") || !slices.Contains(names, "execve") {
+		t.Errorf("profile lacks pause or execve: %v", names)
+	}
+}
+
+// hasChild reports whether a child of pid runs exe. Children are listed
+// under the thread that forked them.
+func hasChild(pid int, exe string) bool {
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		for _, c := range strings.Fields(string(data)) {
+			if link, err := os.Readlink("/proc/" + c + "/exe"); err == nil && link == exe {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// An output path that cannot be written fails before the command starts.
+func TestUnwritableOutputFailsFirst(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "ran")
+	for _, out := range []string{filepath.Join(dir, "missing", "p.json"), dir} {
+		res := sysrec(t, "record", "-o", out, "--", "/bin/sh", "-c", "touch "+marker)
+		if res.code != 1 || !strings.Contains(res.stderr, "checking the output file before starting /bin/sh") {
+			t.Errorf("-o %s: got status %d, stderr %q", out, res.code, res.stderr)
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Fatalf("-o %s: the command ran although the output could not be written", out)
+		}
+	}
+}
+
+// Without CAP_BPF and CAP_PERFMON, sysrec says what to do.
+func TestNotRoot(t *testing.T) {
+	cmd := sysrecCmd(t, "record", "--", "/bin/true")
+	if os.Geteuid() == 0 {
+		// Drop to nobody; the binary must be reachable for that user.
+		dir, err := os.MkdirTemp("", "sysrec-nobody-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		os.Chmod(dir, 0o755)
+		bin := filepath.Join(dir, "sysrec")
+		copyFile(t, os.Args[0], bin)
+		cmd = exec.Command(bin, "record", "--", "/bin/true")
+		cmd.Env = append(os.Environ(), asMain+"=1")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	res := finish(t, cmd, &stdout, &stderr)
+	if res.code != 1 || !strings.Contains(res.stderr, "run as root or grant CAP_BPF and CAP_PERFMON") {
+		t.Errorf("got status %d, stderr %q", res.code, res.stderr)
+	}
+}
+
+// sysrec attaches through BTF, not tracefs, so it records where tracefs
+// is not mounted (as on a fresh boot of many machines).
+func TestNoTracefsNeeded(t *testing.T) {
+	testenv.RequireBPF(t)
+	unshare := testenv.RequireTool(t, "unshare")
+	script := `for m in $(awk '$3 == "tracefs" || $3 == "debugfs" {print $2}' /proc/self/mounts | sort -r); do umount -l "$m" || exit 90; done
+if grep -q tracefs /proc/self/mounts; then echo tracefs still mounted; exit 91; fi
+exec "$@"`
+	cmd := exec.Command(unshare, "--mount", "--propagation", "private", "/bin/sh", "-c", script, "sh",
+		os.Args[0], "record", "-o", filepath.Join(t.TempDir(), "p.json"), "--", "/bin/true")
+	cmd.Env = append(os.Environ(), asMain+"=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	res := finish(t, cmd, &stdout, &stderr)
+	if res.code != 0 || !strings.Contains(res.stderr, "profile written") {
+		t.Errorf("got status %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{[]string{"record"}, 2, "no command given"},
+		{[]string{"record", "--default-action", "deny", "--", "/bin/true"}, 2, "unknown seccomp action"},
+		{[]string{"record", "--default-action", "allow", "--", "/bin/true"}, 2, "would allow every syscall"},
+		{[]string{"--log-level", "loud", "record", "--", "/bin/true"}, 2, "--log-level"},
+	} {
+		res := sysrec(t, tc.args...)
+		if res.code != tc.code || !strings.Contains(res.stderr, tc.stderr) {
+			t.Errorf("%v: got status %d, stderr %q; want %d and %q", tc.args, res.code, res.stderr, tc.code, tc.stderr)
+		}
+	}
+	res := sysrec(t, "record", "--help")
+	if res.code != 0 || !strings.Contains(res.stdout, "-- CMD [ARGS...]") || !strings.Contains(res.stdout, "--default-action") {
+		t.Errorf("record --help: got status %d, stdout %q", res.code, res.stdout)
+	}
+}
+
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

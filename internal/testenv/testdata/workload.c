@@ -1,0 +1,101 @@
+// A workload with a known set of syscalls, made from every kind of task
+// that sysrec must follow: the main thread, a second thread, a forked
+// child that execs, and a daemonized grandchild that outlives the main
+// process. Each role makes a syscall that no other role makes, so a test
+// can tell which roles were recorded.
+//
+// Modes:
+//   workload            the whole tree; exits with status 3
+//   workload exec       what the exec'd child runs
+//   workload noise N    N rounds of syscalls the tree never makes
+//   workload sleep      sleeps until a signal arrives
+//
+// Every syscall it makes happens on every run: where glibc makes one only
+// sometimes (futex in pthread_join), the workload makes it itself too, so
+// runs under sysrec and under strace make the same set.
+#define _GNU_SOURCE
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void *thread_main(void *arg)
+{
+	struct utsname u;
+	syscall(SYS_uname, &u); // thread marker
+	return arg;
+}
+
+static void noise(int rounds)
+{
+	char buf[256];
+	for (int i = 0; i < rounds; i++) {
+		syscall(SYS_sysinfo, buf);
+		syscall(SYS_getpriority, 0, 0);
+		syscall(SYS_times, buf);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "exec") == 0) {
+		char cwd[4096];
+		syscall(SYS_getcwd, cwd, sizeof cwd); // exec marker
+		return 0;
+	}
+	if (argc > 2 && strcmp(argv[1], "noise") == 0) {
+		noise(atoi(argv[2]));
+		return 0;
+	}
+	if (argc > 1 && strcmp(argv[1], "sleep") == 0) {
+		for (;;)
+			pause();
+	}
+
+	pthread_t th;
+	if (pthread_create(&th, NULL, thread_main, NULL) != 0)
+		return 10;
+	pthread_join(th, NULL);
+	int word = 0;
+	syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+
+	pid_t child = fork();
+	if (child < 0)
+		return 11;
+	if (child == 0) {
+		syscall(SYS_umask, 022); // fork marker
+		char *args[] = {argv[0], "exec", NULL};
+		execv("/proc/self/exe", args);
+		_exit(12);
+	}
+	int status;
+	if (waitpid(child, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return 13;
+
+	pid_t mid = fork();
+	if (mid < 0)
+		return 14;
+	if (mid == 0) {
+		setsid();
+		pid_t daemon = fork();
+		if (daemon == 0) {
+			// Outlive the main process, then leave a marker.
+			struct timespec ts = {0, 300 * 1000 * 1000};
+			syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &ts, NULL);
+			struct statfs sfs;
+			syscall(SYS_statfs, "/", &sfs); // daemon marker
+			_exit(0);
+		}
+		_exit(daemon < 0 ? 15 : 0);
+	}
+	if (waitpid(mid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return 16;
+	return 3;
+}

@@ -1,0 +1,189 @@
+// Package testenv gives sysrec's tests what they share: the gate for
+// tests that need root and eBPF, a workload with a known syscall set, and
+// strace as the reference to compare recordings with.
+//
+// Tests that need the real environment skip when it is missing, unless
+// SYSREC_REQUIRE_BPF=1 (as CI sets it): then a skip is a failure, so a
+// green run proves the real programs ran.
+package testenv
+
+import (
+	"crypto/sha256"
+	_ "embed"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/sysrec/sysrec/syscalls"
+)
+
+// Required reports whether missing environment must fail tests.
+func Required() bool { return os.Getenv("SYSREC_REQUIRE_BPF") == "1" }
+
+// skip skips t, or fails it when the environment is required.
+func skip(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if Required() {
+		t.Fatalf("SYSREC_REQUIRE_BPF=1 but %s", msg)
+	}
+	t.Skip(msg)
+}
+
+// RequireBPF skips t unless it runs as root on a kernel with BTF.
+func RequireBPF(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		skip(t, "the test needs root to load eBPF programs")
+	}
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		skip(t, "the kernel has no BTF: %v", err)
+	}
+}
+
+// RequireTool returns the path of an external program, or skips t.
+func RequireTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		skip(t, "%s is not installed (scripts/install-deps.sh installs it)", name)
+	}
+	return p
+}
+
+//go:embed testdata/workload.c
+var workloadSource []byte
+
+var (
+	workloadOnce sync.Once
+	workloadPath string
+	workloadErr  error
+)
+
+// Workload returns the path of the compiled testdata/workload.c. It is
+// built with gcc -static once per source version and kept in the temporary
+// directory, so test binaries share it.
+func Workload(t testing.TB) string {
+	t.Helper()
+	gcc := RequireTool(t, "gcc")
+	workloadOnce.Do(func() { workloadPath, workloadErr = buildWorkload(gcc) })
+	if workloadErr != nil {
+		t.Fatal(workloadErr)
+	}
+	return workloadPath
+}
+
+func buildWorkload(gcc string) (string, error) {
+	sum := sha256.Sum256(workloadSource)
+	// Readable and executable by anyone, for tests that drop root.
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("sysrec-workload-%x", sum[:6]))
+	bin := filepath.Join(dir, "workload")
+	if _, err := os.Stat(bin); err == nil {
+		return bin, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(dir, "build-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	src := filepath.Join(tmp, "workload.c")
+	if err := os.WriteFile(src, workloadSource, 0o644); err != nil {
+		return "", err
+	}
+	out, err := exec.Command(gcc, "-static", "-O2", "-pthread", "-o", filepath.Join(tmp, "workload"), src).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("gcc -static workload.c: %v\n%s", err, out)
+	}
+	// Test binaries of several packages may race here: rename is atomic.
+	if err := os.Rename(filepath.Join(tmp, "workload"), bin); err != nil {
+		return "", err
+	}
+	return bin, nil
+}
+
+// straceLine matches the entry of a syscall in `strace -f -n` output:
+// "PID  [ NR] name(". Resumed halves ("<... name resumed>") do not match.
+var straceLine = regexp.MustCompile(`^\d+\s+\[\s*(\d+)\]\s+[a-z0-9_]+\(`)
+
+// Strace runs argv under `strace -f` and returns the numbers of the
+// syscalls it saw (native ABI), from the first execve on.
+func Strace(t testing.TB, argv ...string) map[int]bool {
+	t.Helper()
+	strace := RequireTool(t, "strace")
+	out := filepath.Join(t.TempDir(), "strace.out")
+	args := append([]string{"-f", "-qq", "-n", "-o", out, "--"}, argv...)
+	// The command's own exit status is not strace's business here.
+	if err := exec.Command(strace, args...).Run(); err != nil {
+		if _, ok := err.(*exec.ExitError); !ok {
+			t.Fatalf("strace: %v", err)
+		}
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nrs := map[int]bool{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if m := straceLine.FindStringSubmatch(line); m != nil {
+			nr, _ := strconv.Atoi(m[1])
+			nrs[nr] = true
+		}
+	}
+	if len(nrs) == 0 {
+		t.Fatalf("strace saw no syscalls for %v", argv)
+	}
+	return nrs
+}
+
+// MatchStrace fails t unless names, recorded for the host's native ABI,
+// are exactly the syscalls that strace saw (from Strace): none missing,
+// none extra.
+func MatchStrace(t testing.TB, names []string, strace map[int]bool) {
+	t.Helper()
+	native, _, err := syscalls.Host()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int]bool{}
+	for _, n := range names {
+		nr, ok := syscalls.Number(native, n)
+		if !ok {
+			t.Fatalf("recorded syscall %q has no number on %s", n, native)
+		}
+		got[nr] = true
+	}
+	var missing, extra []string
+	for nr := range strace {
+		if !got[nr] {
+			missing = append(missing, nameOf(native, nr))
+		}
+	}
+	for nr := range got {
+		if !strace[nr] {
+			extra = append(extra, nameOf(native, nr))
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(extra)
+	if len(missing) > 0 || len(extra) > 0 {
+		t.Errorf("recorded set differs from strace -f: missing %v, extra %v (got %d syscalls, strace saw %d)",
+			missing, extra, len(got), len(strace))
+	}
+}
+
+func nameOf(a syscalls.Arch, nr int) string {
+	if n, ok := syscalls.Name(a, nr); ok {
+		return n
+	}
+	return "#" + strconv.Itoa(nr)
+}
