@@ -72,22 +72,28 @@ var (
 // directory, so test binaries share it.
 func Workload(t testing.TB) string {
 	t.Helper()
-	gcc := RequireTool(t, "gcc")
-	workloadOnce.Do(func() { workloadPath, workloadErr = buildWorkload(gcc) })
+	workloadOnce.Do(func() { workloadPath, workloadErr = buildWorkload(t) })
 	if workloadErr != nil {
 		t.Fatal(workloadErr)
 	}
 	return workloadPath
 }
 
-func buildWorkload(gcc string) (string, error) {
+// WorkloadPath is where Workload keeps the binary built from the current
+// source. A host without gcc can be handed one built elsewhere there.
+func WorkloadPath() string {
 	sum := sha256.Sum256(workloadSource)
-	// Readable and executable by anyone, for tests that drop root.
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("sysrec-workload-%x", sum[:6]))
-	bin := filepath.Join(dir, "workload")
+	return filepath.Join(os.TempDir(), fmt.Sprintf("sysrec-workload-%x", sum[:6]), "workload")
+}
+
+func buildWorkload(t testing.TB) (string, error) {
+	bin := WorkloadPath()
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil
 	}
+	gcc := RequireTool(t, "gcc")
+	// Readable and executable by anyone, for tests that drop root.
+	dir := filepath.Dir(bin)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}

@@ -1,0 +1,43 @@
+# sysrec's build. `make demo` and `make test` install what they need from
+# Debian (as root) and work on a fresh machine.
+GO ?= go
+BIN := bin/sysrec
+
+.PHONY: all build demo test unit lint generate check-generated deps clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/sysrec
+
+deps:
+	scripts/install-deps.sh all
+
+# Rebuild the eBPF objects (clang-14, bpf2go) and the syscall tables.
+generate:
+	scripts/install-deps.sh generate
+	$(GO) generate ./bpf ./syscalls
+
+check-generated:
+	scripts/install-deps.sh generate
+	scripts/check-generated.sh
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+	$(GO) vet ./...
+	GOARCH=arm64 $(GO) build ./...
+
+# Every test, the eBPF ones included (they need root). CI sets
+# SYSREC_REQUIRE_BPF=1 so that a skipped eBPF test fails the run.
+test: lint check-generated
+	scripts/install-deps.sh test
+	$(GO) test -count=1 ./...
+
+# Records the demo workload and prints its profile.
+demo: build
+	$(GO) build -o bin/demo ./demo
+	$(BIN) record -o demo-profile.json -- bin/demo
+	@cat demo-profile.json
+
+clean:
+	rm -rf bin demo-profile.json

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, what sysrec's build steps need. It is
+# idempotent: packages already installed are left alone, and apt-get runs
+# only when something is missing.
+#
+#   scripts/install-deps.sh test      strace, gcc, libseccomp's resolver, ...
+#   scripts/install-deps.sh generate  clang-14, llvm-14, libbpf-dev
+#   scripts/install-deps.sh all       both
+set -euo pipefail
+
+declare -A groups=(
+	[test]="strace gcc libc6-dev seccomp util-linux"
+	[generate]="clang-14 llvm-14 libbpf-dev"
+)
+
+want=()
+for g in "${@:-all}"; do
+	case "$g" in
+	all) want+=(${groups[test]} ${groups[generate]}) ;;
+	test | generate) want+=(${groups[$g]}) ;;
+	*) echo "install-deps: unknown group $g (want test, generate or all)" >&2; exit 2 ;;
+	esac
+done
+
+missing=()
+for p in "${want[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing ${missing[*]}: run as root, or install them yourself" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
