@@ -72,7 +72,11 @@ var (
 // directory, so test binaries share it.
 func Workload(t testing.TB) string {
 	t.Helper()
-	workloadOnce.Do(func() { workloadPath, workloadErr = buildWorkload(t) })
+	gcc := "gcc"
+	if _, err := os.Stat(WorkloadPath()); err != nil {
+		gcc = RequireTool(t, "gcc")
+	}
+	workloadOnce.Do(func() { workloadPath, workloadErr = buildWorkload(gcc) })
 	if workloadErr != nil {
 		t.Fatal(workloadErr)
 	}
@@ -86,12 +90,11 @@ func WorkloadPath() string {
 	return filepath.Join(os.TempDir(), fmt.Sprintf("sysrec-workload-%x", sum[:6]), "workload")
 }
 
-func buildWorkload(t testing.TB) (string, error) {
+func buildWorkload(gcc string) (string, error) {
 	bin := WorkloadPath()
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil
 	}
-	gcc := RequireTool(t, "gcc")
 	// Readable and executable by anyone, for tests that drop root.
 	dir := filepath.Dir(bin)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
