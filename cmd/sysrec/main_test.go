@@ -88,10 +88,18 @@ func allowed(p *profiles.Profile) []string {
 // sees them, twice to the same bytes, and sysrec exits with their status.
 func TestRecordThirdPartyPrograms(t *testing.T) {
 	testenv.RequireBPF(t)
+	tree := t.TempDir()
+	for _, f := range []string{"a/x.gz", "a/b/y.txt", "c/z.gz", "d.txt"} {
+		path := filepath.Join(tree, f)
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, []byte(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for name, argv := range map[string][]string{
-		"sh pipeline": {"/bin/sh", "-c", "ls -la /usr/share/doc >/dev/null; echo hi | tr a-z A-Z >/dev/null; exit 5"},
-		"tar":         {"tar", "-cf", "/dev/null", "-C", "/usr/share/doc/strace", "."},
-		"find":        {"find", "/usr/share/doc/strace", "-type", "f", "-name", "*.gz"},
+		"sh pipeline": {"/bin/sh", "-c", "ls -la " + tree + " >/dev/null; echo hi | tr a-z A-Z >/dev/null; exit 5"},
+		"tar":         {"tar", "-cf", "/dev/null", "-C", tree, "."},
+		"find":        {"find", tree, "-type", "f", "-name", "*.gz"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			want := testenv.Strace(t, argv...)
