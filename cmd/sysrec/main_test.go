@@ -182,36 +182,88 @@ func TestExitStatus(t *testing.T) {
 	}
 }
 
-// SIGTERM to sysrec reaches the command, and the profile is still written.
+// SIGINT and SIGTERM to sysrec reach the command, and the profile is
+// still written.
 func TestSignalIsForwarded(t *testing.T) {
 	testenv.RequireBPF(t)
 	wl := testenv.Workload(t)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "p.json")
+			cmd := sysrecCmd(t, "record", "-o", out, "--", wl, "sleep")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			startGroup(t, cmd)
+			waitForChild(t, cmd, wl)
+			cmd.Process.Signal(sig)
+			err := cmd.Wait()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 128+int(sig) {
+				t.Fatalf("got %v, want exit status %d\n%s", err, 128+int(sig), stderr.String())
+			}
+			p, _ := readProfile(t, out)
+			if names := allowed(p); !slices.Contains(names, "pause") || !slices.Contains(names, "execve") {
+				t.Errorf("profile lacks pause or execve: %v", names)
+			}
+		})
+	}
+}
+
+// Once the command has exited, a signal stops the wait for descendants
+// that outlive it; the profile is written and says it is incomplete.
+func TestSignalStopsWaitingForDescendants(t *testing.T) {
+	testenv.RequireBPF(t)
+	wl := testenv.Workload(t)
 	out := filepath.Join(t.TempDir(), "p.json")
-	cmd := sysrecCmd(t, "record", "-o", out, "--", wl, "sleep")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
+	cmd := sysrecCmd(t, "record", "-o", out, "--", "/bin/sh", "-c", wl+" sleep & exit 4")
+	// A file, not a pipe: the daemon keeps its copy of stderr open.
+	errFile := filepath.Join(t.TempDir(), "stderr")
+	f, err := os.Create(errFile)
+	if err != nil {
 		t.Fatal(err)
 	}
-	// Wait until the workload runs under sysrec.
+	defer f.Close()
+	cmd.Stderr = f
+	startGroup(t, cmd)
+	stderr := func() string { data, _ := os.ReadFile(errFile); return string(data) }
 	deadline := time.Now().Add(10 * time.Second)
-	for !hasChild(cmd.Process.Pid, wl) {
+	for !strings.Contains(stderr(), "waiting for its descendants") {
 		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("the workload never started")
+			t.Fatalf("sysrec never waited for the daemon:\n%s", stderr())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	err := cmd.Wait()
+	cmd.Process.Signal(syscall.SIGINT)
+	err = cmd.Wait()
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 128+int(syscall.SIGTERM) {
-		t.Fatalf("got %v, want exit status 143\n%s", err, stderr.String())
+	if !errors.As(err, &ee) || ee.ExitCode() != 4 {
+		t.Fatalf("got %v, want the command's exit status 4\n%s", err, stderr())
 	}
-	p, _ := readProfile(t, out)
-	names := allowed(p)
-	if !slices.Contains(names, "pause") || !slices.Contains(names, "execve") {
-		t.Errorf("profile lacks pause or execve: %v", names)
+	if !strings.Contains(stderr(), "incomplete") || !strings.Contains(stderr(), "descendants still ran") {
+		t.Errorf("stderr does not say the recording is incomplete:\n%s", stderr())
+	}
+	readProfile(t, out)
+}
+
+// startGroup starts cmd in a process group of its own, which the test
+// kills at its end, so that no workload outlives a failed test.
+func startGroup(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+}
+
+func waitForChild(t *testing.T, cmd *exec.Cmd, exe string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !hasChild(cmd.Process.Pid, exe) {
+		if time.Now().After(deadline) {
+			t.Fatal("the workload never started")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -299,7 +351,11 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"record", "--default-action", "deny", "--", "/bin/true"}, 2, "unknown seccomp action"},
 		{[]string{"record", "--default-action", "allow", "--", "/bin/true"}, 2, "would allow every syscall"},
 		{[]string{"--log-level", "loud", "record", "--", "/bin/true"}, 2, "--log-level"},
+		{[]string{"record", "-o", "-", "--", "/bin/true", "--default-action", "log"}, 0, "profile written to stdout"},
 	} {
+		if tc.code == 0 && os.Geteuid() != 0 {
+			continue
+		}
 		res := sysrec(t, tc.args...)
 		if res.code != tc.code || !strings.Contains(res.stderr, tc.stderr) {
 			t.Errorf("%v: got status %d, stderr %q; want %d and %q", tc.args, res.code, res.stderr, tc.code, tc.stderr)
