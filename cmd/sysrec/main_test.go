@@ -193,10 +193,18 @@ func TestSignalIsForwarded(t *testing.T) {
 			cmd := sysrecCmd(t, "record", "-o", out, "--", wl, "sleep")
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
 			startGroup(t, cmd)
-			waitForChild(t, cmd, wl)
+			var pid int
+			if _, err := fmt.Fscanf(stdout, "ready %d\n", &pid); err != nil {
+				t.Fatalf("reading the workload's pid: %v", err)
+			}
+			waitSleeping(t, pid)
 			cmd.Process.Signal(sig)
-			err := cmd.Wait()
+			err = cmd.Wait()
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) || ee.ExitCode() != 128+int(sig) {
 				t.Fatalf("got %v, want exit status %d\n%s", err, 128+int(sig), stderr.String())
@@ -256,30 +264,26 @@ func startGroup(t *testing.T, cmd *exec.Cmd) {
 	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
 }
 
-func waitForChild(t *testing.T, cmd *exec.Cmd, exe string) {
+// waitSleeping returns once pid sleeps, which the sleep workload does
+// only in pause().
+func waitSleeping(t *testing.T, pid int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for !hasChild(cmd.Process.Pid, exe) {
+	for {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// pid (comm) state ...
+		fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+		if fields[0] == "S" {
+			return
+		}
 		if time.Now().After(deadline) {
-			t.Fatal("the workload never started")
+			t.Fatalf("the workload never slept: state %s", fields[0])
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-// hasChild reports whether a child of pid runs exe. Children are listed
-// under the thread that forked them.
-func hasChild(pid int, exe string) bool {
-	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	for _, f := range files {
-		data, _ := os.ReadFile(f)
-		for _, c := range strings.Fields(string(data)) {
-			if link, err := os.Readlink("/proc/" + c + "/exe"); err == nil && link == exe {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // An output path that cannot be written fails before the command starts.

@@ -8,7 +8,7 @@
 //   workload            the whole tree; exits with status 3
 //   workload exec       what the exec'd child runs
 //   workload noise N    N rounds of syscalls the tree never makes
-//   workload sleep      sleeps until a signal arrives
+//   workload sleep      prints "ready PID", then sleeps until a signal arrives
 //
 // Every syscall it makes happens on every run: where glibc makes one only
 // sometimes (futex in pthread_join), the workload makes it itself too, so
@@ -17,6 +17,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statfs.h>
@@ -55,6 +56,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc > 1 && strcmp(argv[1], "sleep") == 0) {
+		char msg[64];
+		int n = snprintf(msg, sizeof msg, "ready %d\n", (int)getpid());
+		write(1, msg, n);
 		for (;;)
 			pause();
 	}
