@@ -4,7 +4,10 @@
 // the target.
 //
 // Create opens the temporary file at once, so a path that cannot be
-// written fails before any long work that would produce its content.
+// written fails before any long work that would produce its content. An
+// existing path that is not a regular file (a device such as /dev/null, a
+// FIFO, /dev/stdout) is written in place: there is nothing to replace, and
+// renaming over it would destroy it.
 package atomicfile
 
 import (
@@ -17,15 +20,23 @@ import (
 // File is a pending write of one file.
 type File struct {
 	*os.File
-	path string
-	perm os.FileMode
-	done bool
+	path    string
+	perm    os.FileMode
+	done    bool
+	inPlace bool // a device or FIFO, written directly
 }
 
 // Create starts writing path. Nothing is visible at path until Commit.
 func Create(path string, perm os.FileMode) (*File, error) {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return nil, fmt.Errorf("writing %s: is a directory", path)
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		if fi.IsDir() {
+			return nil, fmt.Errorf("writing %s: is a directory", path)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, fmt.Errorf("writing %s: %w", path, unwrapPath(err))
+		}
+		return &File{File: f, path: path, inPlace: true}, nil
 	}
 	dir, base := filepath.Split(path)
 	if dir == "" {
@@ -44,6 +55,12 @@ func (f *File) Commit() error {
 		return fmt.Errorf("writing %s: already committed or aborted", f.path)
 	}
 	f.done = true
+	if f.inPlace {
+		if err := f.File.Close(); err != nil {
+			return fmt.Errorf("writing %s: %w", f.path, err)
+		}
+		return nil
+	}
 	tmp := f.Name()
 	err := f.Chmod(f.perm)
 	if err == nil {
@@ -75,6 +92,9 @@ func (f *File) Abort() error {
 	}
 	f.done = true
 	f.File.Close()
+	if f.inPlace {
+		return nil
+	}
 	return os.Remove(f.Name())
 }
 

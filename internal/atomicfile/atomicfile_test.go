@@ -81,3 +81,21 @@ func assertOnlyFile(t *testing.T, dir string, want ...string) {
 		t.Errorf("directory holds %v, want %v", got, want)
 	}
 }
+
+// A device is written in place, never renamed over.
+func TestDeviceIsWrittenInPlace(t *testing.T) {
+	before, err := os.Stat("/dev/null")
+	if err != nil {
+		t.Skip("no /dev/null")
+	}
+	if err := WriteFile("/dev/null", []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Stat("/dev/null")
+	if err != nil || after.Mode() != before.Mode() || !os.SameFile(before, after) {
+		t.Fatalf("/dev/null changed: %v, %v", after, err)
+	}
+	if matches, _ := filepath.Glob("/dev/.null.tmp-*"); len(matches) > 0 {
+		t.Errorf("temporary files left in /dev: %v", matches)
+	}
+}
