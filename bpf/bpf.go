@@ -7,12 +7,14 @@ type (
 	// Target is one slot of the targets map: a target's syscall bitmaps,
 	// one per ABI, and its task counters.
 	Target = sysrecTarget
-	// TaskState is the task-local storage that marks a task as traced.
+	// TaskState is a traced task's task-local storage.
 	TaskState = sysrecTaskState
+	// TaskSlot is the entry of task_slots that a traced task owns.
+	TaskSlot = sysrecTaskSlot
 	// DropStats counts kernel-side failures that are tied to no target.
 	DropStats = sysrecDropStats
-	// Objects are the loaded programs and maps.
-	Objects = sysrecObjects
+	// Maps are the loaded maps.
+	Maps = sysrecMaps
 )
 
 // ABI indexes Target.Syscalls; the values are those of enum abi in C.

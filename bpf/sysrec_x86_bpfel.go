@@ -16,7 +16,6 @@ import (
 type sysrecDropStats struct {
 	_             structs.HostLayout
 	TargetMissing uint64
-	StorageBusy   uint64
 }
 
 type sysrecTarget struct {
@@ -30,11 +29,20 @@ type sysrecTarget struct {
 	LostTasks  uint64
 }
 
+type sysrecTaskSlot struct {
+	_        structs.HostLayout
+	Task     uint64
+	Tag      uint32
+	Pad0     uint32
+	Syscalls [8]uint64
+	Pad      [6]uint64
+}
+
 type sysrecTaskState struct {
-	_      structs.HostLayout
-	Target uint32
-	Flags  uint32
-	LastNr int64
+	_       structs.HostLayout
+	Tag     uint32
+	LastAbi uint32
+	LastNr  int64
 }
 
 // Names of all BPF objects in the ELF.
@@ -44,11 +52,14 @@ const (
 	sysrecMapLaunchers         = "launchers"
 	sysrecMapStats             = "stats"
 	sysrecMapTargets           = "targets"
+	sysrecMapTaskSlots         = "task_slots"
 	sysrecMapTaskStates        = "task_states"
 	sysrecProgSchedProcessExec = "sched_process_exec"
 	sysrecProgSchedProcessExit = "sched_process_exit"
 	sysrecProgSchedProcessFork = "sched_process_fork"
 	sysrecProgSysEnter         = "sys_enter"
+	sysrecProgSysEnterPortable = "sys_enter_portable"
+	sysrecVarSlotMask          = "slot_mask"
 )
 
 // loadSysrec returns the embedded CollectionSpec for sysrec.
@@ -97,6 +108,7 @@ type sysrecProgramSpecs struct {
 	SchedProcessExit *ebpf.ProgramSpec `ebpf:"sched_process_exit"`
 	SchedProcessFork *ebpf.ProgramSpec `ebpf:"sched_process_fork"`
 	SysEnter         *ebpf.ProgramSpec `ebpf:"sys_enter"`
+	SysEnterPortable *ebpf.ProgramSpec `ebpf:"sys_enter_portable"`
 }
 
 // sysrecMapSpecs contains maps before they are loaded into the kernel.
@@ -106,6 +118,7 @@ type sysrecMapSpecs struct {
 	Launchers  *ebpf.MapSpec `ebpf:"launchers"`
 	Stats      *ebpf.MapSpec `ebpf:"stats"`
 	Targets    *ebpf.MapSpec `ebpf:"targets"`
+	TaskSlots  *ebpf.MapSpec `ebpf:"task_slots"`
 	TaskStates *ebpf.MapSpec `ebpf:"task_states"`
 }
 
@@ -113,6 +126,7 @@ type sysrecMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sysrecVariableSpecs struct {
+	SlotMask *ebpf.VariableSpec `ebpf:"slot_mask"`
 }
 
 // sysrecObjects contains all objects after they have been loaded into the kernel.
@@ -138,6 +152,7 @@ type sysrecMaps struct {
 	Launchers  *ebpf.Map `ebpf:"launchers"`
 	Stats      *ebpf.Map `ebpf:"stats"`
 	Targets    *ebpf.Map `ebpf:"targets"`
+	TaskSlots  *ebpf.Map `ebpf:"task_slots"`
 	TaskStates *ebpf.Map `ebpf:"task_states"`
 }
 
@@ -146,6 +161,7 @@ func (m *sysrecMaps) Close() error {
 		m.Launchers,
 		m.Stats,
 		m.Targets,
+		m.TaskSlots,
 		m.TaskStates,
 	)
 }
@@ -154,6 +170,7 @@ func (m *sysrecMaps) Close() error {
 //
 // It can be passed to loadSysrecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sysrecVariables struct {
+	SlotMask *ebpf.Variable `ebpf:"slot_mask"`
 }
 
 // sysrecPrograms contains all programs after they have been loaded into the kernel.
@@ -164,6 +181,7 @@ type sysrecPrograms struct {
 	SchedProcessExit *ebpf.Program `ebpf:"sched_process_exit"`
 	SchedProcessFork *ebpf.Program `ebpf:"sched_process_fork"`
 	SysEnter         *ebpf.Program `ebpf:"sys_enter"`
+	SysEnterPortable *ebpf.Program `ebpf:"sys_enter_portable"`
 }
 
 func (p *sysrecPrograms) Close() error {
@@ -172,6 +190,7 @@ func (p *sysrecPrograms) Close() error {
 		p.SchedProcessExit,
 		p.SchedProcessFork,
 		p.SysEnter,
+		p.SysEnterPortable,
 	)
 }
 

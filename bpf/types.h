@@ -39,8 +39,26 @@ struct thread_info {
 #endif
 } __attribute__((preserve_access_index));
 
+// Task-local storage internals (include/linux/bpf_local_storage.h), read
+// directly so the hot path needs no helper call.
+#define BPF_LOCAL_STORAGE_CACHE_SIZE 16
+
+struct bpf_local_storage_map {
+	__u16 cache_idx;
+} __attribute__((preserve_access_index));
+
+struct bpf_local_storage_data {
+	struct bpf_local_storage_map *smap;
+	__u8 data[];
+} __attribute__((preserve_access_index));
+
+struct bpf_local_storage {
+	struct bpf_local_storage_data *cache[BPF_LOCAL_STORAGE_CACHE_SIZE];
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	struct thread_info thread_info;
+	struct bpf_local_storage *bpf_storage;
 	pid_t pid;
 	pid_t tgid;
 } __attribute__((preserve_access_index));

@@ -40,6 +40,9 @@ const DefaultKernelBTF = "/sys/kernel/btf/vmlinux"
 // DefaultMaxTargets is how many targets can be recorded at once.
 const DefaultMaxTargets = 4096
 
+// DefaultTaskSlots is how many per-task entries the kernel side keeps.
+const DefaultTaskSlots = 16384
+
 // Options configure a Recorder.
 type Options struct {
 	// Logger receives debug and warning messages. Nil discards them.
@@ -50,16 +53,24 @@ type Options struct {
 	// MaxTargets bounds the number of concurrent targets;
 	// DefaultMaxTargets if zero.
 	MaxTargets uint32
+	// TaskSlots is the number of per-task entries, a power of two;
+	// DefaultTaskSlots if zero. A traced task whose entry another task holds
+	// is still recorded, through a slower path.
+	TaskSlots uint32
 	// Capabilities reports the effective capabilities of this process;
 	// tests replace it. Nil reads them from the kernel.
 	Capabilities func() (Caps, error)
+
+	// portable loads sys_enter_portable even where sys_enter loads, so
+	// tests cover the fallback.
+	portable bool
 }
 
 // Recorder holds the loaded programs and their links. It is safe for
 // concurrent use.
 type Recorder struct {
 	log    *slog.Logger
-	objs   bpf.Objects
+	objs   objects
 	links  []link.Link
 	native syscalls.Arch
 	compat syscalls.Arch
@@ -110,13 +121,24 @@ func New(opts Options) (*Recorder, error) {
 		return nil, fmt.Errorf("reading embedded eBPF objects: %w", err)
 	}
 	spec.Maps["targets"].MaxEntries = max
-
-	r := &Recorder{log: log, native: native, compat: compat}
-	loadOpts := &ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kernelTypes}}
-	if err := spec.LoadAndAssign(&r.objs, loadOpts); err != nil {
-		return nil, fmt.Errorf("loading eBPF objects: %w", privilegeHint(err))
+	slots := opts.TaskSlots
+	if slots == 0 {
+		slots = DefaultTaskSlots
 	}
-	progs := []*ebpf.Program{r.objs.SchedProcessFork, r.objs.SchedProcessExec, r.objs.SchedProcessExit, r.objs.SysEnter}
+	if slots&(slots-1) != 0 {
+		return nil, fmt.Errorf("task slots: got %d, want a power of two", slots)
+	}
+	spec.Maps["task_slots"].MaxEntries = slots
+	if err := spec.Variables["slot_mask"].Set(slots - 1); err != nil {
+		return nil, fmt.Errorf("configuring eBPF objects: %w", err)
+	}
+
+	start := time.Now()
+	r := &Recorder{log: log, native: native, compat: compat}
+	if err := r.objs.load(spec, kernelTypes, opts.portable, log); err != nil {
+		return nil, err
+	}
+	progs := []*ebpf.Program{r.objs.Fork, r.objs.Exec, r.objs.Exit, r.objs.SysEnter}
 	for _, p := range progs {
 		l, err := link.AttachTracing(link.TracingOptions{Program: p, AttachType: ebpf.AttachTraceRawTp})
 		if err != nil {
@@ -128,7 +150,7 @@ func New(opts Options) (*Recorder, error) {
 	for id := int64(max) - 1; id >= 0; id-- {
 		r.free = append(r.free, uint32(id))
 	}
-	log.Debug("eBPF programs attached", "max_targets", max)
+	log.Debug("eBPF programs attached", "max_targets", max, "took", time.Since(start))
 	return r, nil
 }
 
@@ -140,6 +162,65 @@ func (r *Recorder) Close() error {
 	}
 	r.links = nil
 	errs = append(errs, r.objs.Close())
+	return errors.Join(errs...)
+}
+
+// objects are the loaded maps and programs.
+type objects struct {
+	hooks
+	SysEnter *ebpf.Program // sys_enter, or sys_enter_portable
+}
+
+// hooks are what is loaded first: the maps and the lifecycle programs.
+type hooks struct {
+	bpf.Maps
+	Fork *ebpf.Program `ebpf:"sched_process_fork"`
+	Exec *ebpf.Program `ebpf:"sched_process_exec"`
+	Exit *ebpf.Program `ebpf:"sched_process_exit"`
+}
+
+// load loads the maps and programs. sys_enter reads kernel-internal
+// fields of task-local storage to stay cheap; a kernel whose layout it
+// cannot relocate against gets sys_enter_portable, which uses the helper.
+func (o *objects) load(spec *ebpf.CollectionSpec, kernelTypes *btf.Spec, portableOnly bool, log *slog.Logger) error {
+	opts := &ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kernelTypes}}
+	if err := spec.LoadAndAssign(&o.hooks, opts); err != nil {
+		return fmt.Errorf("loading eBPF objects: %w", privilegeHint(err))
+	}
+	opts.MapReplacements = map[string]*ebpf.Map{
+		"task_states": o.TaskStates, "targets": o.Targets, "launchers": o.Launchers, "stats": o.Stats,
+		"task_slots": o.TaskSlots,
+	}
+	if !portableOnly {
+		var fast struct {
+			SysEnter *ebpf.Program `ebpf:"sys_enter"`
+		}
+		err := spec.LoadAndAssign(&fast, opts)
+		if err == nil {
+			o.SysEnter = fast.SysEnter
+			return nil
+		}
+		log.Debug("the fast sys_enter program was rejected; using the portable one", "err", err)
+	}
+	var portable struct {
+		SysEnter *ebpf.Program `ebpf:"sys_enter_portable"`
+	}
+	if err := spec.LoadAndAssign(&portable, opts); err != nil {
+		o.Close()
+		return fmt.Errorf("loading eBPF program sys_enter: %w", privilegeHint(err))
+	}
+	o.SysEnter = portable.SysEnter
+	return nil
+}
+
+func (o *objects) Close() error {
+	var errs []error
+	for _, p := range []*ebpf.Program{o.Fork, o.Exec, o.Exit, o.SysEnter} {
+		if p != nil {
+			errs = append(errs, p.Close())
+		}
+	}
+	errs = append(errs, o.Maps.Close())
 	return errors.Join(errs...)
 }
 

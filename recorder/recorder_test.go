@@ -1,8 +1,10 @@
 package recorder
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"slices"
@@ -16,10 +18,14 @@ import (
 	"github.com/sysrec/sysrec/syscalls"
 )
 
-func newRecorder(t *testing.T) *Recorder {
+func newRecorder(t *testing.T, opts ...Options) *Recorder {
 	t.Helper()
 	testenv.RequireBPF(t)
-	r, err := New(Options{})
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	r, err := New(o)
 	if err != nil {
 		t.Fatalf("New: %+v", err)
 	}
@@ -68,9 +74,21 @@ func nativeNames(t *testing.T, rec *Recording) []string {
 
 // The workload's tree (thread, fork, exec, daemonized grandchild) is
 // recorded exactly as strace -f sees it, while unrelated processes that the
-// same test process starts meanwhile are not recorded at all.
+// same test process starts meanwhile are not recorded at all. Every kernel
+// path is covered: the per-task entries; a single entry, so that all tasks
+// but one take the general path; and the portable sys_enter program.
 func TestRecordMatchesStrace(t *testing.T) {
-	r := newRecorder(t)
+	for name, opts := range map[string]Options{
+		"default":   {},
+		"one entry": {TaskSlots: 1},
+		"portable":  {portable: true},
+	} {
+		t.Run(name, func(t *testing.T) { testRecordMatchesStrace(t, opts) })
+	}
+}
+
+func testRecordMatchesStrace(t *testing.T, opts Options) {
+	r := newRecorder(t, opts)
 	wl := testenv.Workload(t)
 	want := testenv.Strace(t, wl)
 
@@ -245,5 +263,105 @@ func TestCheckCaps(t *testing.T) {
 	_, err := New(Options{Capabilities: func() (Caps, error) { return 0, nil }})
 	if err == nil || !strings.Contains(err.Error(), "run as root or grant CAP_BPF and CAP_PERFMON") {
 		t.Fatalf("New without capabilities: got %v", err)
+	}
+}
+
+// A running task's syscalls are in the recording before it exits.
+func TestRecordingOfRunningTasks(t *testing.T) {
+	r := newRecorder(t)
+	wl := testenv.Workload(t)
+	cmd := exec.Command(wl, "sleep")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := r.StartCommand(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		target.Wait(context.Background())
+		target.Close()
+	}()
+	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := target.Recording()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := nativeNames(t, rec)
+	if rec.Live != 1 || !slices.Contains(names, "write") || !slices.Contains(names, "execve") {
+		t.Errorf("got live %d and %v, want 1 live task that made write and execve", rec.Live, names)
+	}
+}
+
+// Many targets at once: each is attributed, nothing is lost, and each
+// recording is exactly its workload's.
+func TestThousandConcurrentTargets(t *testing.T) {
+	const n = 1000
+	r := newRecorder(t)
+	wl := testenv.Workload(t)
+	want := testenv.Strace(t, wl, "wait")
+
+	type run struct {
+		cmd    *exec.Cmd
+		stdin  io.WriteCloser
+		target *Target
+	}
+	runs := make([]run, 0, n)
+	defer func() {
+		for _, x := range runs {
+			x.cmd.Process.Kill()
+			x.cmd.Wait()
+			x.target.Close()
+		}
+	}()
+	for i := 0; i < n; i++ {
+		cmd := exec.Command(wl, "wait")
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		target, err := r.StartCommand(cmd)
+		if err != nil {
+			t.Fatalf("target %d: %v", i, err)
+		}
+		runs = append(runs, run{cmd, stdin, target})
+	}
+	// All n are alive at once; let them go.
+	for _, x := range runs {
+		if live, err := x.target.Live(); err != nil || live != 1 {
+			t.Fatalf("got %d live tasks (%v), want 1 per target while all run", live, err)
+		}
+	}
+	for _, x := range runs {
+		x.stdin.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i, x := range runs {
+		if err := x.cmd.Wait(); err != nil {
+			t.Fatalf("workload %d: %v", i, err)
+		}
+		if err := x.target.Wait(ctx); err != nil {
+			t.Fatalf("target %d: %v", i, err)
+		}
+		rec, err := x.target.Recording()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Lost.Any() || rec.Processes != 1 {
+			t.Fatalf("target %d: got lost %+v, %d processes; want nothing lost, 1 process", i, rec.Lost, rec.Processes)
+		}
+		testenv.MatchStrace(t, nativeNames(t, rec), want)
+		if t.Failed() {
+			t.Fatalf("target %d differs", i)
+		}
+	}
+	if s, err := r.DropStats(); err != nil || s.TargetMissing != 0 {
+		t.Errorf("drop counters: %+v, %v", s, err)
 	}
 }

@@ -44,7 +44,33 @@ func (t *Target) Recording() (*Recording, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.Live > 0 {
+		// Running tasks keep their native syscalls in their own entries
+		// until they exit.
+		if err := t.mergeLiveSlots(&s); err != nil {
+			return nil, err
+		}
+	}
 	return decode(&s, t.r.native, t.r.compat), nil
+}
+
+func (t *Target) mergeLiveSlots(s *bpf.Target) error {
+	var (
+		key  uint32
+		slot bpf.TaskSlot
+	)
+	it := t.r.objs.TaskSlots.Iterate()
+	for it.Next(&key, &slot) {
+		if slot.Task != 0 && slot.Tag == t.id+1 {
+			for i, w := range slot.Syscalls {
+				s.Syscalls[bpf.ABINative][i] |= w
+			}
+		}
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("reading task entries: %w", err)
+	}
+	return nil
 }
 
 // abiArch names the architecture of each bitmap for a host.

@@ -203,8 +203,8 @@ func warn(log interface {
 		}
 		log.Warn("syscalls left out of the profile: "+what, "arch", arch, "numbers", nrs)
 	}
-	if s, err := rec.DropStats(); err == nil && (s.StorageBusy > 0 || s.TargetMissing > 0) {
-		log.Warn("kernel-side drops", "storage_busy", s.StorageBusy, "target_missing", s.TargetMissing)
+	if s, err := rec.DropStats(); err == nil && s.TargetMissing > 0 {
+		log.Warn("kernel-side drops: tasks pointed at target slots that did not exist", "count", s.TargetMissing)
 	}
 }
 

@@ -76,7 +76,7 @@ func Workload(t testing.TB) string {
 	if _, err := os.Stat(WorkloadPath()); err != nil {
 		gcc = RequireTool(t, "gcc")
 	}
-	workloadOnce.Do(func() { workloadPath, workloadErr = buildWorkload(gcc) })
+	workloadOnce.Do(func() { workloadPath, workloadErr = BuildWorkload(gcc) })
 	if workloadErr != nil {
 		t.Fatal(workloadErr)
 	}
@@ -90,7 +90,9 @@ func WorkloadPath() string {
 	return filepath.Join(os.TempDir(), fmt.Sprintf("sysrec-workload-%x", sum[:6]), "workload")
 }
 
-func buildWorkload(gcc string) (string, error) {
+// BuildWorkload compiles testdata/workload.c with gcc, unless a binary of
+// the current source is already at WorkloadPath, and returns its path.
+func BuildWorkload(gcc string) (string, error) {
 	bin := WorkloadPath()
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil

@@ -9,6 +9,9 @@
 //   workload exec       what the exec'd child runs
 //   workload noise N    N rounds of syscalls the tree never makes
 //   workload sleep      prints "ready PID", then sleeps until a signal arrives
+//   workload wait       reads stdin to its end, then exits
+//   workload loop N     N getppid calls: the benchmark's syscall microloop
+//   workload threads T N  T threads making N getppid calls each
 //
 // Every syscall it makes happens on every run: where glibc makes one only
 // sometimes (futex in pthread_join), the workload makes it itself too, so
@@ -34,6 +37,27 @@ static void *thread_main(void *arg)
 	return arg;
 }
 
+static void *getppid_loop(void *arg)
+{
+	long n = (long)arg;
+	for (long i = 0; i < n; i++)
+		syscall(SYS_getppid);
+	return NULL;
+}
+
+static int threads(int count, long n)
+{
+	pthread_t th[256];
+	if (count < 1 || count > 256)
+		return 20;
+	for (int i = 0; i < count; i++)
+		if (pthread_create(&th[i], NULL, getppid_loop, (void *)n) != 0)
+			return 21;
+	for (int i = 0; i < count; i++)
+		pthread_join(th[i], NULL);
+	return 0;
+}
+
 static void noise(int rounds)
 {
 	char buf[256];
@@ -55,6 +79,18 @@ int main(int argc, char **argv)
 		noise(atoi(argv[2]));
 		return 0;
 	}
+	if (argc > 1 && strcmp(argv[1], "wait") == 0) {
+		char buf[64];
+		while (read(0, buf, sizeof buf) > 0)
+			;
+		return 0;
+	}
+	if (argc > 2 && strcmp(argv[1], "loop") == 0) {
+		getppid_loop((void *)atol(argv[2]));
+		return 0;
+	}
+	if (argc > 3 && strcmp(argv[1], "threads") == 0)
+		return threads(atoi(argv[2]), atol(argv[3]));
 	if (argc > 1 && strcmp(argv[1], "sleep") == 0) {
 		char msg[64];
 		int n = snprintf(msg, sizeof msg, "ready %d\n", (int)getpid());

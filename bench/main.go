@@ -1,0 +1,197 @@
+// Command bench measures what sysrec costs a workload, side by side with
+// the other ways to see a workload's syscalls: no tracer, an empty BPF
+// program on sys_enter (the floor every sys_enter tracer pays), strace -f,
+// a bpftrace count map and perf trace. `make bench` runs it as root.
+//
+// The machine is noisy, so every figure comes from several rounds in which
+// the tracers take turns on the same workload, and ratios are taken round
+// by round before their median is reported.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sysrec/sysrec/internal/atomicfile"
+	"github.com/sysrec/sysrec/internal/testenv"
+)
+
+type config struct {
+	rounds  int
+	loop    int
+	threads int
+	files   int
+	sysrec  string
+	out     string
+	phases  string
+}
+
+func main() {
+	var c config
+	flag.IntVar(&c.rounds, "rounds", 5, "rounds of every measurement")
+	flag.IntVar(&c.loop, "loop", 1000000, "getppid calls of the microloop")
+	flag.IntVar(&c.threads, "threads", 4, "threads of the multi-threaded workload")
+	flag.IntVar(&c.files, "files", 5000, "files in the tree that tar reads")
+	flag.StringVar(&c.sysrec, "sysrec", "bin/sysrec", "sysrec binary to measure")
+	flag.StringVar(&c.out, "o", "docs/benchmarks.md", "also write the report to `FILE` (empty: stdout only)")
+	flag.StringVar(&c.phases, "phases", "wall,kernel,cost", "comma-separated `PHASES` to run: wall, kernel, cost")
+	flag.Parse()
+	if err := run(context.Background(), c); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, c config) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("the benchmark loads BPF programs: run it as root")
+	}
+	sysrec, err := filepath.Abs(c.sysrec)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(sysrec); err != nil {
+		return fmt.Errorf("sysrec binary: %w: run make build first", err)
+	}
+	env, err := newEnv(c, sysrec)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+
+	rep := &report{config: c, started: time.Now()}
+	phases := strings.Split(c.phases, ",")
+	if slices.Contains(phases, "wall") {
+		progress("measuring wall time: %d rounds of %d workloads under %d tracers", c.rounds, len(env.workloads), len(env.tracers))
+		if rep.wall, err = measureWall(ctx, env, c.rounds); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(phases, "kernel") {
+		progress("measuring in-kernel time per program run")
+		if rep.kernel, err = measureKernel(ctx, env, c.rounds); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(phases, "cost") {
+		progress("measuring load, attach and memory")
+		if rep.cost, err = measureCost(env, c.rounds); err != nil {
+			return err
+		}
+	}
+	rep.syscalls = env.syscalls
+	rep.workloads = env.workloads
+
+	text := rep.String()
+	fmt.Print(text)
+	if c.out != "" {
+		if err := os.MkdirAll(filepath.Dir(c.out), 0o755); err != nil {
+			return err
+		}
+		return atomicfile.WriteFile(c.out, []byte(text), 0o644)
+	}
+	return nil
+}
+
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}
+
+// workload is a program the tracers are measured on.
+type workload struct {
+	name string
+	argv []string
+	what string
+}
+
+// env holds what the measurements share.
+type env struct {
+	sysrec    string
+	wl        string
+	tmp       string
+	cgroup    *cgroup
+	workloads []workload
+	tracers   []tracer
+	syscalls  map[string]uint64 // per workload, counted by strace -f -c
+}
+
+func newEnv(c config, sysrec string) (*env, error) {
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		return nil, fmt.Errorf("gcc is needed to build the workloads: run scripts/install-deps.sh bench")
+	}
+	wl, err := testenv.BuildWorkload(gcc)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "sysrec-bench-")
+	if err != nil {
+		return nil, err
+	}
+	e := &env{sysrec: sysrec, wl: wl, tmp: tmp, syscalls: map[string]uint64{}}
+	tree := filepath.Join(tmp, "tree")
+	if err := makeTree(tree, c.files); err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.workloads = []workload{
+		{"microloop", []string{wl, "loop", fmt.Sprint(c.loop)}, fmt.Sprintf("%d getppid calls", c.loop)},
+		{"tar", []string{"tar", "-cf", "-", "-C", tree, "."}, fmt.Sprintf("GNU tar archiving %d files to a pipe", c.files)},
+		{"threads", []string{wl, "threads", fmt.Sprint(c.threads), fmt.Sprint(c.loop / c.threads)}, fmt.Sprintf("%d threads making %d getppid calls in all", c.threads, c.loop/c.threads*c.threads)},
+	}
+	if e.cgroup, err = newCgroup(); err != nil {
+		e.Close()
+		return nil, err
+	}
+	if e.tracers, err = tracers(e); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *env) Close() {
+	if e.cgroup != nil {
+		e.cgroup.Close()
+	}
+	os.RemoveAll(e.tmp)
+}
+
+// makeTree writes n small files in 100 directories.
+func makeTree(dir string, n int) error {
+	for i := 0; i < n; i++ {
+		p := filepath.Join(dir, fmt.Sprintf("d%02d", i%100), fmt.Sprintf("f%05d.txt", i))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, []byte(strings.Repeat("sysrec ", 1+i%64)), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// timed runs argv to completion in the benchmark cgroup and returns its
+// wall time and its rusage.
+func (e *env) timed(ctx context.Context, argv []string) (time.Duration, *runUsage, error) {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Stdout = io.Discard
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	cmd.SysProcAttr = e.cgroup.procAttr()
+	start := time.Now()
+	err := cmd.Run()
+	took := time.Since(start)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s: %w\n%s", strings.Join(argv, " "), err, stderr.String())
+	}
+	return took, usage(cmd.ProcessState), nil
+}

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+type report struct {
+	config    config
+	started   time.Time
+	workloads []workload
+	syscalls  map[string]uint64
+	wall      *wallResult
+	kernel    kernelResult
+	cost      *costResult
+}
+
+func median[T int64 | float64 | time.Duration](xs []T) T {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]T(nil), xs...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// ratio is the median of the round-by-round ratios a[i]/b[i].
+func ratio[T time.Duration | float64](a, b []T) float64 {
+	var rs []float64
+	for i := range a {
+		if i < len(b) && b[i] != 0 {
+			rs = append(rs, float64(a[i])/float64(b[i]))
+		}
+	}
+	return median(rs)
+}
+
+func (r *report) String() string {
+	var b strings.Builder
+	var uts unix.Utsname
+	unix.Uname(&uts)
+	fmt.Fprintf(&b, "# sysrec benchmarks\n\n")
+	fmt.Fprintf(&b, "Made by `make bench` (`%s`) on %s.\n\n", strings.Join(os.Args, " "), r.started.UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "- Machine: %s, %d CPUs, %s\n", cpuModel(), runtime.NumCPU(), memTotal())
+	fmt.Fprintf(&b, "- Kernel: %s %s\n", unix.ByteSliceToString(uts.Release[:]), unix.ByteSliceToString(uts.Machine[:]))
+	fmt.Fprintf(&b, "- Rounds: %d; every figure is the median over the rounds, and every ratio the median of the round-by-round ratios, the tracers taking turns in a rotating order.\n\n", r.config.rounds)
+
+	b.WriteString("## Workloads\n\n")
+	for _, w := range r.workloads {
+		fmt.Fprintf(&b, "- **%s**: %s; %d syscalls (counted by strace -f -c).\n", w.name, w.what, r.syscalls[w.name])
+	}
+	if r.wall != nil {
+		r.writeWall(&b)
+	}
+	if r.kernel != nil {
+		r.writeKernel(&b)
+	}
+	if r.cost != nil {
+		r.writeCost(&b)
+	}
+	if r.wall != nil && r.kernel != nil && r.cost != nil {
+		r.writeTargets(&b)
+	}
+	return b.String()
+}
+
+func (r *report) writeWall(b *strings.Builder) {
+	b.WriteString("\n## Wall time\n\n")
+	b.WriteString("`ns/syscall` is the time a tracer adds to each of the workload's syscalls over running it alone.\n\n")
+	b.WriteString("| workload | tracer | wall (s) | × none | × floor | ns/syscall added |\n|---|---|---:|---:|---:|---:|\n")
+	for _, w := range r.workloads {
+		walls := r.wall.walls[w.name]
+		none := walls["none"]
+		for _, t := range tracerOrder(walls) {
+			added := float64(median(walls[t])-median(none)) / float64(max(r.syscalls[w.name], 1))
+			fmt.Fprintf(b, "| %s | %s | %.3f | %.3f | %.3f | %.0f |\n", w.name, t, median(walls[t]).Seconds(),
+				ratio(walls[t], none), ratio(walls[t], walls["floor"]), added)
+		}
+	}
+	b.WriteString("\nTracers: none is the workload alone; floor an empty BPF program on the sys_enter raw tracepoint, attached before the run; sysrec is `sysrec record -o FILE -- CMD` with its start-up (load and attach) included; sysrec-untraced the workload alone while `sysrec record` traces another process; strace is `strace -f -c`; bpftrace a count map on `tracepoint:raw_syscalls:sys_enter` filtered on the workload's cgroup, attached before the run; perf-trace is `perf trace -s`.\n")
+
+}
+
+func (r *report) writeKernel(b *strings.Builder) {
+	b.WriteString("\n## In-kernel time per program run\n\n")
+	b.WriteString("From `kernel.bpf_stats_enabled` (BPF_ENABLE_STATS), over the microloop; the statistics themselves add their own cost to every figure alike.\n\n")
+	b.WriteString("| program | ns per run |\n|---|---:|\n")
+	for _, k := range kernelKinds {
+		fmt.Fprintf(b, "| %s | %.1f |\n", k, median(r.kernel[k]))
+	}
+
+}
+
+func (r *report) writeCost(b *strings.Builder) {
+	b.WriteString("\n## sysrec's own cost\n\n")
+	fmt.Fprintf(b, "- Load and attach: median %s, slowest %s (from a fresh `sysrec` process each time).\n",
+		median(r.cost.loadAttach).Round(time.Millisecond), maxOf(r.cost.loadAttach).Round(time.Millisecond))
+	b.WriteString("- BPF maps (memlock as the kernel reports it):\n\n")
+	b.WriteString("| map | type | max entries | value bytes | memlock |\n|---|---|---:|---:|---:|\n")
+	for _, m := range r.cost.maps {
+		fmt.Fprintf(b, "| %s | %s | %d | %d | %s |\n", m.name, m.typ, m.maxEntries, m.valueSize, kib(m.memlock))
+	}
+	fmt.Fprintf(b, "\nEach target takes one %d-byte slot of `targets` (%d slots preallocated), and each traced task one `task_states` element, allocated at fork and freed at exit.\n", r.cost.targetSize, r.cost.maxTargets)
+
+}
+
+func (r *report) writeTargets(b *strings.Builder) {
+	fmt.Fprintf(b, "\nPeak RSS of `sysrec record` on the microloop: %.1f MiB.\n", float64(median(r.wall.rssKiB))/1024)
+	b.WriteString("\n## Targets\n\n")
+	floorRatio := ratio(r.wall.walls["microloop"]["sysrec"], r.wall.walls["microloop"]["floor"])
+	b.WriteString("| target | measured | met |\n|---|---|---|\n")
+	check := func(name string, measured string, ok bool) {
+		fmt.Fprintf(b, "| %s | %s | %s |\n", name, measured, map[bool]string{true: "yes", false: "no"}[ok])
+	}
+	traced := ratio(r.kernel[kSysrecTraced], r.kernel[kBpftrace])
+	check("in-kernel cost per traced syscall ≤ 0.5× bpftrace's", fmt.Sprintf("%.2f× (%.1f / %.1f ns)", traced, median(r.kernel[kSysrecTraced]), median(r.kernel[kBpftrace])), traced <= 0.5)
+	untraced := ratio(r.kernel[kSysrecUntraced], r.kernel[kFloorBTF])
+	check("in-kernel cost on untraced processes ≤ 1.3× an empty program on the same attach point", fmt.Sprintf("%.2f× (%.1f / %.1f ns)", untraced, median(r.kernel[kSysrecUntraced]), median(r.kernel[kFloorBTF])), untraced <= 1.3)
+	check("microloop under `sysrec record` ≤ 1.05× under the floor", fmt.Sprintf("%.3f×", floorRatio), floorRatio <= 1.05)
+	la := median(r.cost.loadAttach)
+	check("load and attach ≤ 300 ms", la.Round(time.Millisecond).String(), la <= 300*time.Millisecond)
+}
+
+// tracerOrder lists the tracers in the order they were defined.
+func tracerOrder(walls map[string][]time.Duration) []string {
+	var out []string
+	for _, t := range []string{"none", "floor", "sysrec", "sysrec-untraced", "strace", "bpftrace", "perf-trace"} {
+		if _, ok := walls[t]; ok {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func maxOf(ds []time.Duration) time.Duration {
+	var m time.Duration
+	for _, d := range ds {
+		m = max(m, d)
+	}
+	return m
+}
+
+func kib(n uint64) string {
+	if n >= 1<<20 {
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.1f KiB", float64(n)/1024)
+}
+
+func cpuModel() string {
+	data, _ := os.ReadFile("/proc/cpuinfo")
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "model name") {
+			if _, v, ok := strings.Cut(line, ":"); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return runtime.GOARCH
+}
+
+func memTotal() string {
+	var si unix.Sysinfo_t
+	if err := unix.Sysinfo(&si); err != nil {
+		return "unknown memory"
+	}
+	return fmt.Sprintf("%.0f GiB memory", float64(si.Totalram)*float64(si.Unit)/(1<<30))
+}
