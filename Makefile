@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin/sysrec
 
-.PHONY: all build demo test unit lint generate check-generated deps clean
+.PHONY: all build demo test lint generate check-generated deps bench clean
 
 all: build
 
@@ -32,6 +32,13 @@ lint:
 test: lint check-generated
 	scripts/install-deps.sh test
 	$(GO) test -count=1 ./...
+
+# Measures sysrec against no tracer, an empty sys_enter program, strace,
+# bpftrace and perf trace; prints the table and writes docs/benchmarks.md.
+# BENCH_FLAGS passes options to the harness (go run ./bench -h lists them).
+bench: build
+	scripts/install-deps.sh bench
+	$(GO) run ./bench -sysrec $(BIN) $(BENCH_FLAGS)
 
 # Records the demo workload and prints its profile.
 demo: build

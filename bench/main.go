@@ -32,6 +32,7 @@ type config struct {
 	sysrec  string
 	out     string
 	phases  string
+	tracers string
 }
 
 func main() {
@@ -43,6 +44,7 @@ func main() {
 	flag.StringVar(&c.sysrec, "sysrec", "bin/sysrec", "sysrec binary to measure")
 	flag.StringVar(&c.out, "o", "docs/benchmarks.md", "also write the report to `FILE` (empty: stdout only)")
 	flag.StringVar(&c.phases, "phases", "wall,kernel,cost", "comma-separated `PHASES` to run: wall, kernel, cost")
+	flag.StringVar(&c.tracers, "tracers", strings.Join(allTracers, ","), "comma-separated `TRACERS` to measure")
 	flag.Parse()
 	if err := run(context.Background(), c); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
@@ -151,7 +153,7 @@ func newEnv(c config, sysrec string) (*env, error) {
 		e.Close()
 		return nil, err
 	}
-	if e.tracers, err = tracers(e); err != nil {
+	if e.tracers, err = tracers(e, strings.Split(c.tracers, ",")); err != nil {
 		e.Close()
 		return nil, err
 	}

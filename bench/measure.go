@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"time"
 
@@ -69,10 +70,14 @@ func measureKernel(ctx context.Context, e *env, rounds int) (kernelResult, error
 	}
 	defer stats.Close()
 	loop := e.workloads[0].argv
+	kinds := kernelKinds
+	if !slices.ContainsFunc(e.tracers, func(t tracer) bool { return t.name == "bpftrace" }) {
+		kinds = slices.DeleteFunc(slices.Clone(kinds), func(k string) bool { return k == kBpftrace })
+	}
 	res := kernelResult{}
 	for r := 0; r < rounds; r++ {
-		for i := range kernelKinds {
-			kind := kernelKinds[(i+r)%len(kernelKinds)]
+		for i := range kinds {
+			kind := kinds[(i+r)%len(kinds)]
 			ns, err := kernelRun(ctx, e, kind, loop)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", kind, err)

@@ -56,7 +56,11 @@ func (r *report) String() string {
 
 	b.WriteString("## Workloads\n\n")
 	for _, w := range r.workloads {
-		fmt.Fprintf(&b, "- **%s**: %s; %d syscalls (counted by strace -f -c).\n", w.name, w.what, r.syscalls[w.name])
+		fmt.Fprintf(&b, "- **%s**: %s", w.name, w.what)
+		if n := r.syscalls[w.name]; n > 0 {
+			fmt.Fprintf(&b, "; %d syscalls (counted by strace -f -c)", n)
+		}
+		b.WriteString(".\n")
 	}
 	if r.wall != nil {
 		r.writeWall(&b)
@@ -81,8 +85,11 @@ func (r *report) writeWall(b *strings.Builder) {
 		walls := r.wall.walls[w.name]
 		none := walls["none"]
 		for _, t := range tracerOrder(walls) {
-			added := float64(median(walls[t])-median(none)) / float64(max(r.syscalls[w.name], 1))
-			fmt.Fprintf(b, "| %s | %s | %.3f | %.3f | %.3f | %.0f |\n", w.name, t, median(walls[t]).Seconds(),
+			added := "-"
+			if n := r.syscalls[w.name]; n > 0 {
+				added = fmt.Sprintf("%.0f", float64(median(walls[t])-median(none))/float64(n))
+			}
+			fmt.Fprintf(b, "| %s | %s | %.3f | %.3f | %.3f | %s |\n", w.name, t, median(walls[t]).Seconds(),
 				ratio(walls[t], none), ratio(walls[t], walls["floor"]), added)
 		}
 	}
@@ -95,7 +102,9 @@ func (r *report) writeKernel(b *strings.Builder) {
 	b.WriteString("From `kernel.bpf_stats_enabled` (BPF_ENABLE_STATS), over the microloop; the statistics themselves add their own cost to every figure alike.\n\n")
 	b.WriteString("| program | ns per run |\n|---|---:|\n")
 	for _, k := range kernelKinds {
-		fmt.Fprintf(b, "| %s | %.1f |\n", k, median(r.kernel[k]))
+		if len(r.kernel[k]) > 0 {
+			fmt.Fprintf(b, "| %s | %.1f |\n", k, median(r.kernel[k]))
+		}
 	}
 
 }
@@ -121,8 +130,10 @@ func (r *report) writeTargets(b *strings.Builder) {
 	check := func(name string, measured string, ok bool) {
 		fmt.Fprintf(b, "| %s | %s | %s |\n", name, measured, map[bool]string{true: "yes", false: "no"}[ok])
 	}
-	traced := ratio(r.kernel[kSysrecTraced], r.kernel[kBpftrace])
-	check("in-kernel cost per traced syscall ≤ 0.5× bpftrace's", fmt.Sprintf("%.2f× (%.1f / %.1f ns)", traced, median(r.kernel[kSysrecTraced]), median(r.kernel[kBpftrace])), traced <= 0.5)
+	if len(r.kernel[kBpftrace]) > 0 {
+		traced := ratio(r.kernel[kSysrecTraced], r.kernel[kBpftrace])
+		check("in-kernel cost per traced syscall ≤ 0.5× bpftrace's", fmt.Sprintf("%.2f× (%.1f / %.1f ns)", traced, median(r.kernel[kSysrecTraced]), median(r.kernel[kBpftrace])), traced <= 0.5)
+	}
 	untraced := ratio(r.kernel[kSysrecUntraced], r.kernel[kFloorBTF])
 	check("in-kernel cost on untraced processes ≤ 1.3× an empty program on the same attach point", fmt.Sprintf("%.2f× (%.1f / %.1f ns)", untraced, median(r.kernel[kSysrecUntraced]), median(r.kernel[kFloorBTF])), untraced <= 1.3)
 	check("microloop under `sysrec record` ≤ 1.05× under the floor", fmt.Sprintf("%.3f×", floorRatio), floorRatio <= 1.05)
@@ -133,7 +144,7 @@ func (r *report) writeTargets(b *strings.Builder) {
 // tracerOrder lists the tracers in the order they were defined.
 func tracerOrder(walls map[string][]time.Duration) []string {
 	var out []string
-	for _, t := range []string{"none", "floor", "sysrec", "sysrec-untraced", "strace", "bpftrace", "perf-trace"} {
+	for _, t := range allTracers {
 		if _, ok := walls[t]; ok {
 			out = append(out, t)
 		}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -39,24 +40,36 @@ func usage(ps *os.ProcessState) *runUsage {
 	return &runUsage{}
 }
 
-func tracers(e *env) ([]tracer, error) {
-	strace, err := exec.LookPath("strace")
-	if err != nil {
-		return nil, fmt.Errorf("strace: %w: run scripts/install-deps.sh bench", err)
+// allTracers names every tracer, in the order the report lists them.
+var allTracers = []string{"none", "floor", "sysrec", "sysrec-untraced", "strace", "bpftrace", "perf-trace"}
+
+// tracers returns the selected tracers, after checking that the programs
+// they need are installed.
+func tracers(e *env, selected []string) ([]tracer, error) {
+	var strace, bpftrace, perf string
+	var err error
+	if slices.Contains(selected, "strace") {
+		if strace, err = exec.LookPath("strace"); err != nil {
+			return nil, fmt.Errorf("strace: %w: run scripts/install-deps.sh bench", err)
+		}
 	}
-	bpftrace, err := exec.LookPath("bpftrace")
-	if err != nil {
-		return nil, fmt.Errorf("bpftrace: %w: run scripts/install-deps.sh bench", err)
+	if slices.Contains(selected, "bpftrace") {
+		if bpftrace, err = exec.LookPath("bpftrace"); err != nil {
+			return nil, fmt.Errorf("bpftrace: %w: run scripts/install-deps.sh bench", err)
+		}
 	}
-	perf, err := findPerf()
-	if err != nil {
-		return nil, err
+	if slices.Contains(selected, "perf-trace") {
+		if perf, err = findPerf(); err != nil {
+			return nil, err
+		}
 	}
-	if err := mountTracefs(); err != nil {
-		return nil, err
+	if bpftrace != "" || perf != "" {
+		if err := mountTracefs(); err != nil {
+			return nil, err
+		}
 	}
 	out := func(name string) string { return filepath.Join(e.tmp, name) }
-	return []tracer{
+	all := []tracer{
 		{"none", "the workload alone", func(ctx context.Context, w workload) (time.Duration, *runUsage, error) {
 			return e.timed(ctx, w.argv)
 		}},
@@ -97,7 +110,16 @@ func tracers(e *env) ([]tracer, error) {
 		{"perf-trace", "`perf trace -s -o FILE -- CMD`", func(ctx context.Context, w workload) (time.Duration, *runUsage, error) {
 			return e.timed(ctx, append([]string{perf, "trace", "-s", "-o", out("perf.txt"), "--"}, w.argv...))
 		}},
-	}, nil
+	}
+	var chosen []tracer
+	for _, name := range selected {
+		i := slices.IndexFunc(all, func(t tracer) bool { return t.name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("unknown tracer %q: want some of %s", name, strings.Join(allTracers, ","))
+		}
+		chosen = append(chosen, all[i])
+	}
+	return chosen, nil
 }
 
 // sysrecElsewhere starts `sysrec record` on a sleeping process and returns

@@ -182,34 +182,30 @@ type hooks struct {
 // load loads the maps and programs. sys_enter reads kernel-internal
 // fields of task-local storage to stay cheap; a kernel whose layout it
 // cannot relocate against gets sys_enter_portable, which uses the helper.
+// Each load relocates against the kernel's BTF anew (about 30 ms), so the
+// fast program is loaded together with the rest.
 func (o *objects) load(spec *ebpf.CollectionSpec, kernelTypes *btf.Spec, portableOnly bool, log *slog.Logger) error {
 	opts := &ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kernelTypes}}
-	if err := spec.LoadAndAssign(&o.hooks, opts); err != nil {
-		return fmt.Errorf("loading eBPF objects: %w", privilegeHint(err))
-	}
-	opts.MapReplacements = map[string]*ebpf.Map{
-		"task_states": o.TaskStates, "targets": o.Targets, "launchers": o.Launchers, "stats": o.Stats,
-		"task_slots": o.TaskSlots,
-	}
 	if !portableOnly {
 		var fast struct {
+			hooks
 			SysEnter *ebpf.Program `ebpf:"sys_enter"`
 		}
 		err := spec.LoadAndAssign(&fast, opts)
 		if err == nil {
-			o.SysEnter = fast.SysEnter
+			o.hooks, o.SysEnter = fast.hooks, fast.SysEnter
 			return nil
 		}
 		log.Debug("the fast sys_enter program was rejected; using the portable one", "err", err)
 	}
 	var portable struct {
+		hooks
 		SysEnter *ebpf.Program `ebpf:"sys_enter_portable"`
 	}
 	if err := spec.LoadAndAssign(&portable, opts); err != nil {
-		o.Close()
-		return fmt.Errorf("loading eBPF program sys_enter: %w", privilegeHint(err))
+		return fmt.Errorf("loading eBPF objects: %w", privilegeHint(err))
 	}
-	o.SysEnter = portable.SysEnter
+	o.hooks, o.SysEnter = portable.hooks, portable.SysEnter
 	return nil
 }
 

@@ -5,20 +5,22 @@
 #
 #   scripts/install-deps.sh test      strace, gcc, libseccomp's resolver, ...
 #   scripts/install-deps.sh generate  clang-14, llvm-14, libbpf-dev
-#   scripts/install-deps.sh all       both
+#   scripts/install-deps.sh bench     strace, bpftrace, linux-perf, gcc
+#   scripts/install-deps.sh all       test and generate
 set -euo pipefail
 
 declare -A groups=(
 	[test]="strace gcc libc6-dev seccomp util-linux"
 	[generate]="clang-14 llvm-14 libbpf-dev"
+	[bench]="strace bpftrace linux-perf gcc libc6-dev tar"
 )
 
 want=()
 for g in "${@:-all}"; do
 	case "$g" in
 	all) want+=(${groups[test]} ${groups[generate]}) ;;
-	test | generate) want+=(${groups[$g]}) ;;
-	*) echo "install-deps: unknown group $g (want test, generate or all)" >&2; exit 2 ;;
+	test | generate | bench) want+=(${groups[$g]}) ;;
+	*) echo "install-deps: unknown group $g (want test, generate, bench or all)" >&2; exit 2 ;;
 	esac
 done
 
