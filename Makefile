@@ -16,7 +16,7 @@ deps:
 # Rebuild the eBPF objects (clang-14, bpf2go) and the syscall tables.
 generate:
 	scripts/install-deps.sh generate
-	$(GO) generate ./bpf ./syscalls
+	$(GO) generate ./bpf ./bench ./syscalls
 
 check-generated:
 	scripts/install-deps.sh generate

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/cilium/ebpf"
@@ -67,22 +68,13 @@ func newProgs(before map[ebpf.ProgramID]bool, names ...string) ([]progRef, error
 			p.Close()
 			continue
 		}
-		if len(names) > 0 && !contains(names, info.Name) {
+		if len(names) > 0 && !slices.Contains(names, info.Name) {
 			p.Close()
 			continue
 		}
 		out = append(out, progRef{p, info.Name})
 	}
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // runStats is a program's accumulated run time and run count.

@@ -49,7 +49,7 @@ func (r *report) String() string {
 	var uts unix.Utsname
 	unix.Uname(&uts)
 	fmt.Fprintf(&b, "# sysrec benchmarks\n\n")
-	fmt.Fprintf(&b, "Made by `make bench` (`%s`) on %s.\n\n", strings.Join(os.Args, " "), r.started.UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "Made by `make bench` (`%s`) on %s.\n\n", strings.Join(append([]string{"go run ./bench"}, os.Args[1:]...), " "), r.started.UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "- Machine: %s, %d CPUs, %s\n", cpuModel(), runtime.NumCPU(), memTotal())
 	fmt.Fprintf(&b, "- Kernel: %s %s\n", unix.ByteSliceToString(uts.Release[:]), unix.ByteSliceToString(uts.Machine[:]))
 	fmt.Fprintf(&b, "- Rounds: %d; every figure is the median over the rounds, and every ratio the median of the round-by-round ratios, the tracers taking turns in a rotating order.\n\n", r.config.rounds)

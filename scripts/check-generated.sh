@@ -7,11 +7,11 @@ cd "$(dirname "$0")/.."
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-cp -r go.mod go.sum bpf syscalls scripts "$scratch/"
-(cd "$scratch" && go generate ./bpf ./syscalls)
+git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C "$scratch"
+(cd "$scratch" && go generate ./bpf ./bench ./syscalls)
 
 status=0
-for f in bpf/*_bpfel.go bpf/*_bpfel.o syscalls/zsyscalls.go; do
+for f in bpf/*_bpfel.go bpf/*_bpfel.o bench/*_bpfel.go bench/*_bpfel.o syscalls/zsyscalls.go; do
 	if ! cmp -s "$f" "$scratch/$f"; then
 		echo "check-generated: $f differs from its sources: run make generate and commit" >&2
 		status=1
