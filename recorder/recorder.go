@@ -3,9 +3,12 @@
 //
 // Syscalls are aggregated in the kernel: each target owns a slot of a BPF
 // array with one bitmap per ABI, and a task belongs to a target through
-// task-local storage that the fork hook copies from parent to child. User
-// space only reads the bitmaps when a target is finished, so no event can
-// be lost on the way, however fast the workload makes syscalls.
+// task-local storage that the fork hook copies from parent to child. A
+// running task keeps its native syscalls in an entry of its own, merged
+// into the target when it exits (and by Recording while it runs). User
+// space only reads bitmaps, so no event can be lost on the way, however
+// fast the workload makes syscalls. Why the kernel side is shaped like this
+// is measured in docs/performance.md.
 //
 // A command is recorded from its own execve on: StartCommand registers the
 // calling OS thread as a launcher, so the kernel marks only the child that

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -155,7 +156,6 @@ func record(c *cli.Context) error {
 		if err := out.Commit(); err != nil {
 			return err
 		}
-		dest = out.Name()
 		dest = c.String("output")
 	} else if _, err := c.App.Writer.Write(data); err != nil {
 		return fmt.Errorf("writing profile: %w", err)
@@ -184,9 +184,7 @@ func summary(r *recorder.Recording, p *profiles.Profile, took time.Duration, des
 }
 
 // warn logs everything that makes a recording less than complete.
-func warn(log interface {
-	Warn(string, ...any)
-}, rec *recorder.Recorder, r *recorder.Recording) {
+func warn(log *slog.Logger, rec *recorder.Recorder, r *recorder.Recording) {
 	if r.Live > 0 {
 		log.Warn("recording stopped while descendants still ran; their later syscalls are missing", "tasks", r.Live)
 	}
