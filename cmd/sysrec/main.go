@@ -72,6 +72,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log `LEVEL` on stderr: debug, info, warn or error"},
 		},
 		Commands: []*cli.Command{recordCommand()},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageError("unknown command %q: see sysrec --help", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
 		// main decides the exit status; urfave/cli must not exit itself.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}

@@ -355,6 +355,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"record", "--default-action", "deny", "--", "/bin/true"}, 2, "unknown seccomp action"},
 		{[]string{"record", "--default-action", "allow", "--", "/bin/true"}, 2, "would allow every syscall"},
 		{[]string{"--log-level", "loud", "record", "--", "/bin/true"}, 2, "--log-level"},
+		{[]string{"recrod", "--", "/bin/true"}, 2, `unknown command "recrod"`},
 		{[]string{"record", "-o", "-", "--", "/bin/true", "--default-action", "log"}, 0, "profile written to stdout"},
 	} {
 		if tc.code == 0 && os.Geteuid() != 0 {

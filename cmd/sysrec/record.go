@@ -29,8 +29,8 @@ func recordCommand() *cli.Command {
 		Description: "record starts CMD and records every syscall made by CMD and all its\n" +
 			"descendants (threads, forked children, exec'd programs and daemons that\n" +
 			"outlive CMD) from CMD's execve on. It ends when the last of them exits.\n" +
-			"SIGINT and SIGTERM are forwarded to CMD; a second one after CMD has exited\n" +
-			"stops waiting for its descendants. The profile is written either way.\n\n" +
+			"SIGINT and SIGTERM are forwarded to CMD; one that arrives after CMD has\n" +
+			"exited stops the wait for its descendants. The profile is written either\nway.\n\n" +
 			"sysrec exits with CMD's status: 128+N if signal N killed it, 127 if CMD\n" +
 			"was not found, 126 if it could not be executed.\n\n" +
 			"Example:\n   sysrec record -o app.json -- go test ./...",
