@@ -27,11 +27,14 @@ lint:
 	$(GO) vet ./...
 	GOARCH=arm64 $(GO) build ./...
 
-# Every test, the eBPF ones included (they need root). CI sets
-# SYSREC_REQUIRE_BPF=1 so that a skipped eBPF test fails the run.
+# Every test, the eBPF and container ones included (they need root). A
+# containerd of the tests' own runs meanwhile. CI sets SYSREC_REQUIRE_BPF=1
+# so that a skipped test fails the run.
 test: lint check-generated
 	scripts/install-deps.sh test
-	$(GO) test -count=1 ./...
+	endpoint=$$(scripts/containerd.sh start) && \
+	SYSREC_CONTAINERD_ENDPOINT=$$endpoint $(GO) test -count=1 ./...; \
+	status=$$?; scripts/containerd.sh stop; exit $$status
 
 # Measures sysrec against no tracer, an empty sys_enter program, strace,
 # bpftrace and perf trace; prints the table and writes docs/benchmarks.md.

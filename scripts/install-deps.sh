@@ -6,21 +6,23 @@
 #   scripts/install-deps.sh test      strace, gcc, libseccomp's resolver, ...
 #   scripts/install-deps.sh generate  clang-14, llvm-14, libbpf-dev
 #   scripts/install-deps.sh bench     strace, bpftrace, linux-perf, gcc
-#   scripts/install-deps.sh all       test and generate
+#   scripts/install-deps.sh runtimes  containerd, runc, crun, busybox-static, CNI plugins
+#   scripts/install-deps.sh all       test, generate and runtimes
 set -euo pipefail
 
 declare -A groups=(
 	[test]="strace gcc libc6-dev seccomp util-linux"
 	[generate]="clang-14 llvm-14 libbpf-dev"
 	[bench]="strace bpftrace linux-perf gcc libc6-dev tar"
+	[runtimes]="containerd runc crun busybox-static containernetworking-plugins"
 )
 
 want=()
 for g in "${@:-all}"; do
 	case "$g" in
-	all) want+=(${groups[test]} ${groups[generate]}) ;;
-	test | generate | bench) want+=(${groups[$g]}) ;;
-	*) echo "install-deps: unknown group $g (want test, generate, bench or all)" >&2; exit 2 ;;
+	all) want+=(${groups[test]} ${groups[generate]} ${groups[runtimes]}) ;;
+	test | generate | bench | runtimes) want+=(${groups[$g]}) ;;
+	*) echo "install-deps: unknown group $g (want test, generate, bench, runtimes or all)" >&2; exit 2 ;;
 	esac
 done
 

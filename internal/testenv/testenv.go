@@ -27,8 +27,8 @@ import (
 // Required reports whether missing environment must fail tests.
 func Required() bool { return os.Getenv("SYSREC_REQUIRE_BPF") == "1" }
 
-// skip skips t, or fails it when the environment is required.
-func skip(t testing.TB, format string, args ...any) {
+// Skip skips t, or fails it when the environment is required.
+func Skip(t testing.TB, format string, args ...any) {
 	t.Helper()
 	msg := fmt.Sprintf(format, args...)
 	if Required() {
@@ -41,10 +41,10 @@ func skip(t testing.TB, format string, args ...any) {
 func RequireBPF(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		skip(t, "the test needs root to load eBPF programs")
+		Skip(t, "the test needs root to load eBPF programs")
 	}
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		skip(t, "the kernel has no BTF: %v", err)
+		Skip(t, "the kernel has no BTF: %v", err)
 	}
 }
 
@@ -53,7 +53,7 @@ func RequireTool(t testing.TB, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		skip(t, "%s is not installed (scripts/install-deps.sh installs it)", name)
+		Skip(t, "%s is not installed (scripts/install-deps.sh installs it)", name)
 	}
 	return p
 }

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Starts a containerd for sysrec's integration tests, with its own socket,
+# root and state directories so that it never touches a containerd the
+# machine already runs, and imports a local busybox image (no registry is
+# needed). Idempotent: a running test containerd is reused.
+#
+#   scripts/containerd.sh start   print the CRI endpoint once it answers
+#   scripts/containerd.sh stop    stop the containerd this script started
+#
+# Facts it builds on (cgroupfs driver, restrict_oom_score_adj, a local
+# sandbox image) are in ../shared/RUNTIMES.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+base=/run/sysrec-test
+sock=$base/containerd.sock
+pidfile=$base/containerd.pid
+image=docker.io/library/sysrec-busybox:latest
+
+stop() {
+	if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+		kill "$(cat "$pidfile")"
+		for _ in $(seq 50); do kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 0.1; done
+	fi
+	rm -f "$pidfile"
+}
+
+running() {
+	[ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && [ -S "$sock" ]
+}
+
+# build_image writes a docker-archive of a busybox-static root file system
+# whose default command blocks until TERM, as a pod sandbox's must.
+build_image() {
+	local dir=$1 root=$1/rootfs
+	mkdir -p "$root/bin" "$root/tmp" "$root/proc" "$root/sys" "$root/dev" "$root/etc"
+	cp /bin/busybox "$root/bin/busybox"
+	for applet in $("$root/bin/busybox" --list); do
+		[ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
+	done
+	tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$root" -cf "$dir/layer.tar" .
+	local diff
+	diff=$(sha256sum "$dir/layer.tar" | cut -d' ' -f1)
+	local arch
+	arch=$(go env GOARCH)
+	cat >"$dir/config.json" <<JSON
+{"architecture":"$arch","os":"linux","config":{"Env":["PATH=/bin"],"Cmd":["/bin/sh","-c","trap 'exit 0' TERM INT; sleep 2147483647 & wait"]},"rootfs":{"type":"layers","diff_ids":["sha256:$diff"]}}
+JSON
+	cat >"$dir/manifest.json" <<JSON
+[{"Config":"config.json","RepoTags":["$image"],"Layers":["layer.tar"]}]
+JSON
+	tar -C "$dir" -cf "$dir/image.tar" manifest.json config.json layer.tar
+}
+
+start() {
+	scripts/install-deps.sh runtimes >&2
+	if running; then
+		echo "unix://$sock"
+		return
+	fi
+	stop
+	mkdir -p "$base/cni" /var/lib/sysrec-test/containerd
+	cat >"$base/containerd.toml" <<TOML
+version = 2
+root = "/var/lib/sysrec-test/containerd"
+state = "$base/containerd"
+[grpc]
+  address = "$sock"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$image"
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.crun]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.crun.options]
+        BinaryName = "/usr/bin/crun"
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$base/cni"
+TOML
+	setsid containerd --config "$base/containerd.toml" >"$base/containerd.log" 2>&1 </dev/null &
+	echo $! >"$pidfile"
+	for _ in $(seq 100); do
+		[ -S "$sock" ] && ctr -a "$sock" version >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	if ! running; then
+		echo "containerd.sh: containerd did not start; its log:" >&2
+		tail -20 "$base/containerd.log" >&2
+		exit 1
+	fi
+	if ! ctr -a "$sock" -n k8s.io images ls -q | grep -qx "$image"; then
+		local tmp
+		tmp=$(mktemp -d)
+		build_image "$tmp"
+		ctr -a "$sock" -n k8s.io images import "$tmp/image.tar" >&2
+		rm -rf "$tmp"
+	fi
+	echo "unix://$sock"
+}
+
+case "${1:-}" in
+start) start ;;
+stop) stop ;;
+*) echo "usage: scripts/containerd.sh start|stop" >&2; exit 2 ;;
+esac
