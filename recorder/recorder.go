@@ -108,9 +108,9 @@ func New(opts Options) (*Recorder, error) {
 	if err != nil {
 		return nil, err
 	}
-	max := opts.MaxTargets
-	if max == 0 {
-		max = DefaultMaxTargets
+	maxTargets := opts.MaxTargets
+	if maxTargets == 0 {
+		maxTargets = DefaultMaxTargets
 	}
 
 	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; later ones
@@ -123,7 +123,7 @@ func New(opts Options) (*Recorder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading embedded eBPF objects: %w", err)
 	}
-	spec.Maps["targets"].MaxEntries = max
+	spec.Maps["targets"].MaxEntries = maxTargets
 	slots := opts.TaskSlots
 	if slots == 0 {
 		slots = DefaultTaskSlots
@@ -150,10 +150,10 @@ func New(opts Options) (*Recorder, error) {
 		}
 		r.links = append(r.links, l)
 	}
-	for id := int64(max) - 1; id >= 0; id-- {
+	for id := int64(maxTargets) - 1; id >= 0; id-- {
 		r.free = append(r.free, uint32(id))
 	}
-	log.Debug("eBPF programs attached", "max_targets", max, "took", time.Since(start))
+	log.Debug("eBPF programs attached", "max_targets", maxTargets, "took", time.Since(start))
 	return r, nil
 }
 
@@ -174,7 +174,8 @@ type objects struct {
 	SysEnter *ebpf.Program // sys_enter, or sys_enter_portable
 }
 
-// hooks are what is loaded first: the maps and the lifecycle programs.
+// hooks are the maps and the lifecycle programs, loaded together with one
+// of the two sys_enter programs.
 type hooks struct {
 	bpf.Maps
 	Fork *ebpf.Program `ebpf:"sched_process_fork"`

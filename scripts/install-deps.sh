@@ -7,6 +7,7 @@
 #   scripts/install-deps.sh generate  clang-14, llvm-14, libbpf-dev
 #   scripts/install-deps.sh bench     strace, bpftrace, linux-perf, gcc
 #   scripts/install-deps.sh runtimes  containerd, runc, crun, busybox-static, CNI plugins
+#   scripts/install-deps.sh crio      what building and running CRI-O needs (conmon, skopeo, ...)
 #   scripts/install-deps.sh all       test, generate and runtimes
 set -euo pipefail
 
@@ -15,14 +16,15 @@ declare -A groups=(
 	[generate]="clang-14 llvm-14 libbpf-dev"
 	[bench]="strace bpftrace linux-perf gcc libc6-dev tar"
 	[runtimes]="containerd runc crun busybox-static containernetworking-plugins"
+	[crio]="libseccomp-dev libc6-dev gcc pkg-config make conmon runc skopeo golang-github-containers-common busybox-static containernetworking-plugins iptables iproute2"
 )
 
 want=()
 for g in "${@:-all}"; do
 	case "$g" in
 	all) want+=(${groups[test]} ${groups[generate]} ${groups[runtimes]}) ;;
-	test | generate | bench | runtimes) want+=(${groups[$g]}) ;;
-	*) echo "install-deps: unknown group $g (want test, generate, bench, runtimes or all)" >&2; exit 2 ;;
+	test | generate | bench | runtimes | crio) want+=(${groups[$g]}) ;;
+	*) echo "install-deps: unknown group $g (want test, generate, bench, runtimes, crio or all)" >&2; exit 2 ;;
 	esac
 done
 
