@@ -28,13 +28,14 @@ lint:
 	GOARCH=arm64 $(GO) build ./...
 
 # Every test, the eBPF and container ones included (they need root). A
-# containerd of the tests' own runs meanwhile. CI sets SYSREC_REQUIRE_BPF=1
-# so that a skipped test fails the run.
+# containerd and a CRI-O of the tests' own run meanwhile (the first start
+# builds CRI-O, which takes minutes). CI sets SYSREC_REQUIRE_BPF=1 so that a
+# skipped test fails the run.
 test: lint check-generated
 	scripts/install-deps.sh test
-	endpoint=$$(scripts/containerd.sh start) && \
-	SYSREC_CONTAINERD_ENDPOINT=$$endpoint $(GO) test -count=1 ./...; \
-	status=$$?; scripts/containerd.sh stop; exit $$status
+	containerd=$$(scripts/containerd.sh start) && crio=$$(scripts/crio.sh start) && \
+	SYSREC_CONTAINERD_ENDPOINT=$$containerd SYSREC_CRIO_ENDPOINT=$$crio $(GO) test -count=1 ./...; \
+	status=$$?; scripts/crio.sh stop; scripts/containerd.sh stop; exit $$status
 
 # Measures sysrec against no tracer, an empty sys_enter program, strace,
 # bpftrace and perf trace; prints the table and writes docs/benchmarks.md.

@@ -14,16 +14,25 @@ import (
 	"github.com/sysrec/sysrec/internal/testenv"
 )
 
-// The image that scripts/containerd.sh imports.
+// The image that scripts/containerd.sh and scripts/crio.sh import.
 const testImage = "docker.io/library/sysrec-busybox:latest"
 
-// containerdEndpoint returns the endpoint of the containerd that
-// scripts/containerd.sh started (make test does), or skips.
-func containerdEndpoint(t *testing.T) string {
+// The runtimes the integration tests run against: each one's endpoint comes
+// from an environment variable that make test sets after it starts the
+// runtime with its script.
+var testRuntimes = []struct {
+	name, env, script string
+}{
+	{RuntimeContainerd, "SYSREC_CONTAINERD_ENDPOINT", "scripts/containerd.sh"},
+	{RuntimeCRIO, "SYSREC_CRIO_ENDPOINT", "scripts/crio.sh"},
+}
+
+// runtimeEndpoint returns the endpoint in env, or skips.
+func runtimeEndpoint(t *testing.T, env, script string) string {
 	t.Helper()
-	e := os.Getenv("SYSREC_CONTAINERD_ENDPOINT")
+	e := os.Getenv(env)
 	if e == "" {
-		testenv.Skip(t, "SYSREC_CONTAINERD_ENDPOINT is not set: run the tests with make test, which starts containerd")
+		testenv.Skip(t, "%s is not set: run the tests with make test, or with %s=$(%s start)", env, env, script)
 	}
 	return e
 }
@@ -68,7 +77,7 @@ func runPod(t *testing.T, endpoint, podName, ns string, labels map[string]string
 		PodSandboxId: pod.PodSandboxId,
 		Config: &runtimeapi.ContainerConfig{
 			Metadata: &runtimeapi.ContainerMetadata{Name: "app"},
-			Image:    &runtimeapi.ImageSpec{Image: testImage},
+			Image:    &runtimeapi.ImageSpec{Image: testImage, UserSpecifiedImage: testImage},
 			Command:  cmd,
 			LogPath:  "app.log",
 			Labels:   map[string]string{"io.kubernetes.container.name": "app"},
@@ -85,12 +94,20 @@ func runPod(t *testing.T, endpoint, podName, ns string, labels map[string]string
 }
 
 // A container started through CRI is attributed to its pod, namespace,
-// image and Deployment, and its process's cgroup names it.
+// image and Deployment, and its process's cgroup names it, with each
+// runtime.
 func TestContainerAttribution(t *testing.T) {
-	if os.Geteuid() != 0 {
-		testenv.Skip(t, "the test needs root to run containers")
+	for _, r := range testRuntimes {
+		t.Run(r.name, func(t *testing.T) {
+			if os.Geteuid() != 0 {
+				testenv.Skip(t, "the test needs root to run containers")
+			}
+			testContainerAttribution(t, runtimeEndpoint(t, r.env, r.script), r.name)
+		})
 	}
-	endpoint := containerdEndpoint(t)
+}
+
+func testContainerAttribution(t *testing.T, endpoint, runtime string) {
 	labels := map[string]string{"app": "web", "pod-template-hash": "7c9d8f6b5"}
 	_, id := runPod(t, endpoint, "web-7c9d8f6b5-x2k4q", "sysrec-test", labels, []string{"/bin/sleep", "60"})
 
@@ -100,8 +117,8 @@ func TestContainerAttribution(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if c.Runtime() != RuntimeContainerd {
-		t.Errorf("runtime: got %q, want %q", c.Runtime(), RuntimeContainerd)
+	if c.Runtime() != runtime {
+		t.Errorf("runtime: got %q, want %q", c.Runtime(), runtime)
 	}
 	got, err := c.Container(ctx, id)
 	if err != nil {
