@@ -31,10 +31,9 @@ const (
 // Client asks a container runtime about containers through the CRI API,
 // which containerd and CRI-O both serve.
 type Client struct {
-	endpoint string
-	conn     *grpc.ClientConn
-	rt       runtimeapi.RuntimeServiceClient
-	runtime  string
+	conn    *grpc.ClientConn
+	rt      runtimeapi.RuntimeServiceClient
+	runtime string
 }
 
 // Dial connects to the CRI endpoint (unix:///path) and checks that a
@@ -47,7 +46,7 @@ func Dial(ctx context.Context, endpoint string) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to CRI endpoint %s: %w", endpoint, err)
 	}
-	c := &Client{endpoint: endpoint, conn: conn, rt: runtimeapi.NewRuntimeServiceClient(conn)}
+	c := &Client{conn: conn, rt: runtimeapi.NewRuntimeServiceClient(conn)}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	v, err := c.rt.Version(ctx, &runtimeapi.VersionRequest{})
@@ -77,9 +76,6 @@ func (c *Client) Close() error { return c.conn.Close() }
 
 // Runtime is the runtime's name as it reports it ("containerd", "cri-o").
 func (c *Client) Runtime() string { return c.runtime }
-
-// Endpoint is the endpoint the client is connected to.
-func (c *Client) Endpoint() string { return c.endpoint }
 
 // Container is what the runtime knows about one container and its pod.
 type Container struct {
