@@ -15,15 +15,9 @@ cd "$(dirname "$0")/.."
 base=/run/sysrec-test
 sock=$base/containerd.sock
 pidfile=$base/containerd.pid
-. scripts/image.sh
+. scripts/testruntime.sh
 
-stop() {
-	if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-		kill "$(cat "$pidfile")"
-		for _ in $(seq 50); do kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 0.1; done
-	fi
-	rm -f "$pidfile"
-}
+stop() { stop_pidfile "$pidfile"; }
 
 running() {
 	[ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && [ -S "$sock" ]

@@ -24,16 +24,10 @@ log=$base/crio.log
 run=$base/crio
 conf=$run/crio.conf
 storage="overlay@$state/storage+$run/storage"
-. scripts/image.sh
+. scripts/testruntime.sh
 go=$(command -v go || echo /usr/local/go/bin/go)
 
-stop() {
-	if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-		kill "$(cat "$pidfile")"
-		for _ in $(seq 100); do kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 0.1; done
-	fi
-	rm -f "$pidfile"
-}
+stop() { stop_pidfile "$pidfile"; }
 
 answers() {
 	[ -S "$sock" ] && "$build/crio" --config "$conf" --config-dir "$run/conf.d" status --socket "$sock" info >/dev/null 2>&1

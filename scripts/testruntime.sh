@@ -1,6 +1,7 @@
-# Sourced by scripts/containerd.sh and scripts/crio.sh: the local test image
-# both runtimes import, since no registry is reachable (see
-# ../shared/RUNTIMES.md).
+# Sourced by scripts/containerd.sh and scripts/crio.sh: what both test
+# runtimes share. They import the same local image, since no registry is
+# reachable (see ../shared/RUNTIMES.md), and stop the daemon they started
+# through its pidfile, never by name.
 
 image=docker.io/library/sysrec-busybox:latest
 
@@ -26,4 +27,16 @@ JSON
 [{"Config":"config.json","RepoTags":["$image"],"Layers":["layer.tar"]}]
 JSON
 	tar -C "$dir" -cf "$dir/image.tar" manifest.json config.json layer.tar
+}
+
+# stop_pidfile stops the process named by the pidfile $1, which the calling
+# script wrote when it started it, waits up to 10 s for it to exit, and
+# removes the pidfile.
+stop_pidfile() {
+	local pidfile=$1
+	if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+		kill "$(cat "$pidfile")"
+		for _ in $(seq 100); do kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 0.1; done
+	fi
+	rm -f "$pidfile"
 }
