@@ -13,7 +13,11 @@
 //     `launchers`), which starts out pending.
 // A pending task becomes active at its execve (sched_process_exec), so the
 // launcher's fork-to-exec code is not recorded but the execve itself is.
-// sched_process_exit deletes the storage.
+// In container mode, a task that execs inside a cgroup below one of the
+// `container_roots` is given a target of its own cgroup (one per
+// container), so a container is recorded from its entrypoint's execve on,
+// and not the runtime's setup before it. sched_process_exit deletes the
+// storage.
 //
 // sys_enter runs on every syscall of every task on the machine. Its
 // untraced path touches nothing beyond the task_struct, which the syscall
@@ -101,6 +105,7 @@ struct task_slot {
 // that are not tied to one target.
 struct drop_stats {
 	__u64 target_missing; // a tag pointed at a slot that doesn't exist
+	__u64 cgroups_full; // container mode: no target id or cgroup_tags entry left
 };
 
 struct {
@@ -143,6 +148,35 @@ struct {
 	__type(key, __u32);
 	__type(value, struct drop_stats);
 } stats SEC(".maps");
+
+// Container mode: the cgroup v2 directories below which every cgroup is a
+// target of its own; user space fills the first container_roots_n.
+#define MAX_CONTAINER_ROOTS 8
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, MAX_CONTAINER_ROOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} container_roots SEC(".maps");
+const volatile __u32 container_roots_n = 0;
+// The host's mount namespace (init's), set by user space: the OCI
+// runtimes exec themselves inside the container's cgroup before they enter
+// its mount namespace, and only the entrypoint's execve happens inside it.
+const volatile __u32 host_mnt_ns = 0;
+// The size of `targets`, set by user space.
+const volatile __u32 max_targets = 1024;
+
+// cgroup id → the tag of its target.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u32);
+} cgroup_tags SEC(".maps");
+
+// The next target id for a cgroup: user space sets it to the first id it
+// leaves to the kernel side, and never hands out ids from there on.
+__u32 next_cgroup_target = 0;
 
 static __always_inline struct target *get_target(__u32 tag)
 {
@@ -354,12 +388,102 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 	return 0;
 }
 
+static __always_inline void count_drop(__u64 *field)
+{
+	__sync_fetch_and_add(field, 1);
+}
+
+// container_tag returns the tag of the current task's cgroup when it lies
+// below a container root, creating the cgroup's target on first use.
+static __always_inline __u32 container_tag(void)
+{
+	int under = 0;
+	for (__u32 i = 0; i < MAX_CONTAINER_ROOTS; i++) {
+		if (i >= container_roots_n)
+			break;
+		if (bpf_current_task_under_cgroup(&container_roots, i) == 1) {
+			under = 1;
+			break;
+		}
+	}
+	if (!under)
+		return 0;
+	__u64 cg = bpf_get_current_cgroup_id();
+	__u32 *tagp = bpf_map_lookup_elem(&cgroup_tags, &cg);
+	if (tagp)
+		return *tagp;
+	__u32 zero = 0;
+	struct drop_stats *s = bpf_map_lookup_elem(&stats, &zero);
+	__u32 id = __sync_fetch_and_add(&next_cgroup_target, 1);
+	if (id >= max_targets) {
+		if (s)
+			count_drop(&s->cgroups_full);
+		return 0;
+	}
+	__u32 tag = id + 1;
+	if (bpf_map_update_elem(&cgroup_tags, &cg, &tag, BPF_NOEXIST)) {
+		// Another CPU won the race for this cgroup, or the map is full.
+		tagp = bpf_map_lookup_elem(&cgroup_tags, &cg);
+		if (tagp)
+			return *tagp;
+		if (s)
+			count_drop(&s->cgroups_full);
+		return 0;
+	}
+	return tag;
+}
+
+// execve_nr is the number of the syscall that made the current exec
+// (execve or execveat).
+static __always_inline long execve_nr(struct task_struct *task)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (!regs)
+		return -1;
+#if defined(__TARGET_ARCH_x86)
+	return regs->orig_ax;
+#else
+	return regs->syscallno;
+#endif
+}
+
+// start_container starts recording a task that execs in a container.
+static __always_inline int start_container(struct task_struct *p)
+{
+	if (p->nsproxy->mnt_ns->ns.inum == host_mnt_ns)
+		return 0;
+	__u32 tag = container_tag();
+	if (!tag)
+		return 0;
+	struct target *t = get_target(tag);
+	if (!t)
+		return 0;
+	struct task_state *ts = bpf_task_storage_get(&task_states, p, 0,
+						     BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!ts) {
+		__sync_fetch_and_add(&t->lost_tasks, 1);
+		return 0;
+	}
+	ts->tag = tag;
+	ts->last_nr = -1;
+	__sync_fetch_and_add(&t->live, 1);
+	__sync_fetch_and_add(&t->execs, 1);
+	count_task(t, p);
+	long nr = execve_nr(p);
+	if (nr >= 0)
+		record(t, current_abi(p, nr), nr);
+	return 0;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct task_state *ts = state_of(p);
-	if (!ts || !ts->tag)
+	if (!ts || !ts->tag) {
+		if (container_roots_n)
+			return start_container(p);
 		return 0;
+	}
 	struct target *t = get_target(ts->tag);
 	if (!t)
 		return 0;

@@ -16,6 +16,7 @@ import (
 type sysrecDropStats struct {
 	_             structs.HostLayout
 	TargetMissing uint64
+	CgroupsFull   uint64
 }
 
 type sysrecTarget struct {
@@ -49,6 +50,8 @@ type sysrecTaskState struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	sysrecMapCgroupTags        = "cgroup_tags"
+	sysrecMapContainerRoots    = "container_roots"
 	sysrecMapLaunchers         = "launchers"
 	sysrecMapStats             = "stats"
 	sysrecMapTargets           = "targets"
@@ -59,6 +62,10 @@ const (
 	sysrecProgSchedProcessFork = "sched_process_fork"
 	sysrecProgSysEnter         = "sys_enter"
 	sysrecProgSysEnterPortable = "sys_enter_portable"
+	sysrecVarContainerRootsN   = "container_roots_n"
+	sysrecVarHostMntNs         = "host_mnt_ns"
+	sysrecVarMaxTargets        = "max_targets"
+	sysrecVarNextCgroupTarget  = "next_cgroup_target"
 	sysrecVarSlotMask          = "slot_mask"
 )
 
@@ -115,18 +122,24 @@ type sysrecProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sysrecMapSpecs struct {
-	Launchers  *ebpf.MapSpec `ebpf:"launchers"`
-	Stats      *ebpf.MapSpec `ebpf:"stats"`
-	Targets    *ebpf.MapSpec `ebpf:"targets"`
-	TaskSlots  *ebpf.MapSpec `ebpf:"task_slots"`
-	TaskStates *ebpf.MapSpec `ebpf:"task_states"`
+	CgroupTags     *ebpf.MapSpec `ebpf:"cgroup_tags"`
+	ContainerRoots *ebpf.MapSpec `ebpf:"container_roots"`
+	Launchers      *ebpf.MapSpec `ebpf:"launchers"`
+	Stats          *ebpf.MapSpec `ebpf:"stats"`
+	Targets        *ebpf.MapSpec `ebpf:"targets"`
+	TaskSlots      *ebpf.MapSpec `ebpf:"task_slots"`
+	TaskStates     *ebpf.MapSpec `ebpf:"task_states"`
 }
 
 // sysrecVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sysrecVariableSpecs struct {
-	SlotMask *ebpf.VariableSpec `ebpf:"slot_mask"`
+	ContainerRootsN  *ebpf.VariableSpec `ebpf:"container_roots_n"`
+	HostMntNs        *ebpf.VariableSpec `ebpf:"host_mnt_ns"`
+	MaxTargets       *ebpf.VariableSpec `ebpf:"max_targets"`
+	NextCgroupTarget *ebpf.VariableSpec `ebpf:"next_cgroup_target"`
+	SlotMask         *ebpf.VariableSpec `ebpf:"slot_mask"`
 }
 
 // sysrecObjects contains all objects after they have been loaded into the kernel.
@@ -149,15 +162,19 @@ func (o *sysrecObjects) Close() error {
 //
 // It can be passed to loadSysrecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sysrecMaps struct {
-	Launchers  *ebpf.Map `ebpf:"launchers"`
-	Stats      *ebpf.Map `ebpf:"stats"`
-	Targets    *ebpf.Map `ebpf:"targets"`
-	TaskSlots  *ebpf.Map `ebpf:"task_slots"`
-	TaskStates *ebpf.Map `ebpf:"task_states"`
+	CgroupTags     *ebpf.Map `ebpf:"cgroup_tags"`
+	ContainerRoots *ebpf.Map `ebpf:"container_roots"`
+	Launchers      *ebpf.Map `ebpf:"launchers"`
+	Stats          *ebpf.Map `ebpf:"stats"`
+	Targets        *ebpf.Map `ebpf:"targets"`
+	TaskSlots      *ebpf.Map `ebpf:"task_slots"`
+	TaskStates     *ebpf.Map `ebpf:"task_states"`
 }
 
 func (m *sysrecMaps) Close() error {
 	return _SysrecClose(
+		m.CgroupTags,
+		m.ContainerRoots,
 		m.Launchers,
 		m.Stats,
 		m.Targets,
@@ -170,7 +187,11 @@ func (m *sysrecMaps) Close() error {
 //
 // It can be passed to loadSysrecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sysrecVariables struct {
-	SlotMask *ebpf.Variable `ebpf:"slot_mask"`
+	ContainerRootsN  *ebpf.Variable `ebpf:"container_roots_n"`
+	HostMntNs        *ebpf.Variable `ebpf:"host_mnt_ns"`
+	MaxTargets       *ebpf.Variable `ebpf:"max_targets"`
+	NextCgroupTarget *ebpf.Variable `ebpf:"next_cgroup_target"`
+	SlotMask         *ebpf.Variable `ebpf:"slot_mask"`
 }
 
 // sysrecPrograms contains all programs after they have been loaded into the kernel.

@@ -21,9 +21,11 @@ typedef int pid_t;
 enum bpf_map_type {
 	BPF_MAP_TYPE_HASH = 1,
 	BPF_MAP_TYPE_ARRAY = 2,
+	BPF_MAP_TYPE_CGROUP_ARRAY = 8,
 	BPF_MAP_TYPE_TASK_STORAGE = 29,
 };
 #define BPF_F_NO_PREALLOC (1U << 0)
+#define BPF_NOEXIST 1
 #define BPF_LOCAL_STORAGE_GET_F_CREATE (1ULL << 0)
 
 // arch/x86/include/asm/thread_info.h: set while a task runs a 32-bit syscall.
@@ -56,12 +58,31 @@ struct bpf_local_storage {
 	struct bpf_local_storage_data *cache[BPF_LOCAL_STORAGE_CACHE_SIZE];
 } __attribute__((preserve_access_index));
 
+struct ns_common {
+	unsigned int inum;
+} __attribute__((preserve_access_index));
+
+struct mnt_namespace {
+	struct ns_common ns;
+} __attribute__((preserve_access_index));
+
+struct nsproxy {
+	struct mnt_namespace *mnt_ns;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	struct thread_info thread_info;
+	struct nsproxy *nsproxy;
 	struct bpf_local_storage *bpf_storage;
 	pid_t pid;
 	pid_t tgid;
 } __attribute__((preserve_access_index));
 
-struct pt_regs;
+struct pt_regs {
+#if defined(__TARGET_ARCH_x86)
+	unsigned long orig_ax;
+#else
+	__s32 syscallno;
+#endif
+} __attribute__((preserve_access_index));
 struct linux_binprm;

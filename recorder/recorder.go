@@ -64,6 +64,12 @@ type Options struct {
 	// tests replace it. Nil reads them from the kernel.
 	Capabilities func() (Caps, error)
 
+	// ContainerRoots turns on container mode: a task that execs in a
+	// cgroup below one of these cgroup v2 directories (as
+	// /sys/fs/cgroup/kubepods) is recorded in a target of its own cgroup,
+	// from that execve on. Cgroups returns those targets. At most 8.
+	ContainerRoots []string
+
 	// portable loads sys_enter_portable even where sys_enter loads, so
 	// tests cover the fallback.
 	portable bool
@@ -132,13 +138,43 @@ func New(opts Options) (*Recorder, error) {
 		return nil, fmt.Errorf("task slots: got %d, want a power of two", slots)
 	}
 	spec.Maps["task_slots"].MaxEntries = slots
-	if err := spec.Variables["slot_mask"].Set(slots - 1); err != nil {
-		return nil, fmt.Errorf("configuring eBPF objects: %w", err)
+	// In container mode the kernel side hands out the upper half of the
+	// target ids, one per container cgroup; commands get the lower half.
+	commandTargets := maxTargets
+	if len(opts.ContainerRoots) > 0 {
+		if len(opts.ContainerRoots) > maxContainerRoots {
+			return nil, fmt.Errorf("container roots: got %d, want at most %d", len(opts.ContainerRoots), maxContainerRoots)
+		}
+		commandTargets = maxTargets / 2
+	}
+	// init's mount namespace is the host's; where init cannot be
+	// inspected, sysrec's own stands in for it.
+	hostMntNS, err := mntNamespace("/proc/1/ns/mnt")
+	if err != nil {
+		hostMntNS, err = mntNamespace("/proc/self/ns/mnt")
+	}
+	if err != nil && len(opts.ContainerRoots) > 0 {
+		return nil, err
+	}
+	for name, v := range map[string]uint32{
+		"host_mnt_ns":        hostMntNS,
+		"slot_mask":          slots - 1,
+		"max_targets":        maxTargets,
+		"container_roots_n":  uint32(len(opts.ContainerRoots)),
+		"next_cgroup_target": commandTargets,
+	} {
+		if err := spec.Variables[name].Set(v); err != nil {
+			return nil, fmt.Errorf("configuring eBPF objects: %s: %w", name, err)
+		}
 	}
 
 	start := time.Now()
 	r := &Recorder{log: log, native: native, compat: compat}
 	if err := r.objs.load(spec, kernelTypes, opts.portable, log); err != nil {
+		return nil, err
+	}
+	if err := r.setContainerRoots(opts.ContainerRoots); err != nil {
+		r.Close()
 		return nil, err
 	}
 	progs := []*ebpf.Program{r.objs.Fork, r.objs.Exec, r.objs.Exit, r.objs.SysEnter}
@@ -150,11 +186,64 @@ func New(opts Options) (*Recorder, error) {
 		}
 		r.links = append(r.links, l)
 	}
-	for id := int64(maxTargets) - 1; id >= 0; id-- {
+	for id := int64(commandTargets) - 1; id >= 0; id-- {
 		r.free = append(r.free, uint32(id))
 	}
 	log.Debug("eBPF programs attached", "max_targets", maxTargets, "took", time.Since(start))
 	return r, nil
+}
+
+// mntNamespace returns the inode number of a mount namespace link such as
+// /proc/1/ns/mnt.
+func mntNamespace(link string) (uint32, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(link, &st); err != nil {
+		return 0, fmt.Errorf("reading the host's mount namespace: %w", &os.PathError{Op: "stat", Path: link, Err: err})
+	}
+	return uint32(st.Ino), nil
+}
+
+// maxContainerRoots is the size of the container_roots map.
+const maxContainerRoots = 8
+
+// setContainerRoots hands the kernel side the cgroups below which it
+// records containers.
+func (r *Recorder) setContainerRoots(roots []string) error {
+	for i, root := range roots {
+		fd, err := unix.Open(root, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("opening container cgroup root: %w", &os.PathError{Op: "open", Path: root, Err: err})
+		}
+		err = r.objs.ContainerRoots.Put(uint32(i), uint32(fd))
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("registering container cgroup root %s (is it a cgroup v2 directory?): %w", root, err)
+		}
+	}
+	return nil
+}
+
+// Cgroups returns, in container mode, what each container cgroup's target
+// recorded so far, by cgroup id (the cgroup directory's inode number).
+func (r *Recorder) Cgroups() (map[uint64]*Recording, error) {
+	out := map[uint64]*Recording{}
+	var (
+		cg  uint64
+		tag uint32
+	)
+	it := r.objs.CgroupTags.Iterate()
+	for it.Next(&cg, &tag) {
+		t := &Target{r: r, id: tag - 1}
+		rec, err := t.Recording()
+		if err != nil {
+			return nil, err
+		}
+		out[cg] = rec
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("reading container cgroups: %w", err)
+	}
+	return out, nil
 }
 
 // Close detaches the programs and frees the maps.

@@ -1,0 +1,99 @@
+package testenv
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// The image that scripts/containerd.sh and scripts/crio.sh import.
+const testImage = "docker.io/library/sysrec-busybox:latest"
+
+// Runtimes are the runtimes the integration tests run against: each one's endpoint comes
+// from an environment variable that make test sets after it starts the
+// runtime with its script.
+var Runtimes = []Runtime{
+	{"containerd", "SYSREC_CONTAINERD_ENDPOINT", "scripts/containerd.sh"},
+	{"cri-o", "SYSREC_CRIO_ENDPOINT", "scripts/crio.sh"},
+}
+
+// Runtime is a container runtime that the tests can use.
+type Runtime struct {
+	Name, Env, Script string
+}
+
+// Endpoint returns the runtime's CRI endpoint, or skips t. It also skips
+// when not root, since running containers needs root.
+func (r Runtime) Endpoint(t testing.TB) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Skip(t, "the test needs root to run containers")
+	}
+	e := os.Getenv(r.Env)
+	if e == "" {
+		Skip(t, "%s is not set: run the tests with make test, or with %s=$(%s start)", r.Env, r.Env, r.Script)
+	}
+	return e
+}
+
+// RunPod starts a pod with one container named "app" through the CRI API,
+// as the kubelet would, and removes it when the test ends.
+func RunPod(t testing.TB, endpoint, podName, ns string, labels map[string]string, cmd []string) (podID, ctrID string) {
+	t.Helper()
+	conn, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	rt := runtimeapi.NewRuntimeServiceClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	uid := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(strings.TrimPrefix(t.Name(), "Test"))) + "-" + time.Now().Format("150405.000000000")
+	logs := t.TempDir()
+	podCfg := &runtimeapi.PodSandboxConfig{
+		Metadata:     &runtimeapi.PodSandboxMetadata{Name: podName, Namespace: ns, Uid: uid},
+		Labels:       labels,
+		LogDirectory: logs,
+		Linux: &runtimeapi.LinuxPodSandboxConfig{
+			CgroupParent: "/kubepods/besteffort/pod" + uid,
+			SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
+				NamespaceOptions: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_NODE},
+			},
+		},
+	}
+	pod, err := rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: podCfg})
+	if err != nil {
+		t.Fatalf("RunPodSandbox: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: pod.PodSandboxId})
+		rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pod.PodSandboxId})
+	})
+	ctr, err := rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{
+		PodSandboxId: pod.PodSandboxId,
+		Config: &runtimeapi.ContainerConfig{
+			Metadata: &runtimeapi.ContainerMetadata{Name: "app"},
+			Image:    &runtimeapi.ImageSpec{Image: testImage, UserSpecifiedImage: testImage},
+			Command:  cmd,
+			LogPath:  "app.log",
+			Labels:   map[string]string{"io.kubernetes.container.name": "app"},
+		},
+		SandboxConfig: podCfg,
+	})
+	if err != nil {
+		t.Fatalf("CreateContainer: %v", err)
+	}
+	if _, err := rt.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: ctr.ContainerId}); err != nil {
+		t.Fatalf("StartContainer: %v", err)
+	}
+	return pod.PodSandboxId, ctr.ContainerId
+}

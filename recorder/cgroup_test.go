@@ -1,0 +1,117 @@
+package recorder
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sysrec/sysrec/cri"
+	"github.com/sysrec/sysrec/internal/testenv"
+)
+
+func TestCgroup2Mount(t *testing.T) {
+	for _, tc := range []struct {
+		name, mounts, want string
+	}{
+		{"pure v2", "cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid 0 0\n", "/sys/fs/cgroup"},
+		{"hybrid", "cgroup /sys/fs/cgroup/cpu cgroup rw,cpu 0 0\ncgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0\n", "/sys/fs/cgroup/unified"},
+		{"none", "cgroup /sys/fs/cgroup/cpu cgroup rw,cpu 0 0\nproc /proc proc rw 0 0\n", ""},
+	} {
+		got, err := cgroup2Mount(strings.NewReader(tc.mounts))
+		if got != tc.want || (tc.want == "") != (err != nil) {
+			t.Errorf("%s: got %q, %v; want %q", tc.name, got, err, tc.want)
+		}
+	}
+}
+
+// cgroupID returns the id of pid's cgroup v2 cgroup: its directory's inode.
+func cgroupID(t *testing.T, root string, pid int) uint64 {
+	t.Helper()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if path, ok := strings.CutPrefix(sc.Text(), "0::"); ok {
+			fi, err := os.Stat(filepath.Join(root, path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fi.Sys().(*syscall.Stat_t).Ino
+		}
+	}
+	t.Fatalf("pid %d has no cgroup v2 path", pid)
+	return 0
+}
+
+// A container started through CRI while the recorder runs is recorded in a
+// target of its own cgroup, from its entrypoint's execve on: its own
+// syscalls are there, the OCI runtime's setup before the execve is not.
+func TestContainerRecording(t *testing.T) {
+	for _, rt := range testenv.Runtimes {
+		t.Run(rt.Name, func(t *testing.T) {
+			endpoint := rt.Endpoint(t)
+			root, err := Cgroup2Mount("/proc/self/mounts")
+			if err != nil {
+				t.Fatal(err)
+			}
+			kubepods := filepath.Join(root, "kubepods")
+			if err := os.MkdirAll(kubepods, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			r := newRecorder(t, Options{ContainerRoots: []string{kubepods}})
+
+			_, id := testenv.RunPod(t, endpoint, "rec-"+rt.Name, "sysrec-test", nil,
+				[]string{"/bin/sh", "-c", "uname -a >/dev/null; exec sleep 30"})
+			ctx := context.Background()
+			c, err := cri.Dial(ctx, endpoint)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			info, err := c.Container(ctx, id)
+			if err != nil || info.PID <= 0 {
+				t.Fatalf("container %s: %+v, %v", id, info, err)
+			}
+			cg := cgroupID(t, root, info.PID)
+
+			// The entrypoint runs uname, then execs sleep.
+			var names []string
+			deadline := time.Now().Add(10 * time.Second)
+			for !slices.Contains(names, "nanosleep") && !slices.Contains(names, "clock_nanosleep") {
+				if time.Now().After(deadline) {
+					t.Fatalf("container cgroup %d never recorded sleep; got %v", cg, names)
+				}
+				time.Sleep(50 * time.Millisecond)
+				recs, err := r.Cgroups()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rec := recs[cg]; rec != nil {
+					names = nativeNames(t, rec)
+				}
+			}
+			for _, want := range []string{"execve", "uname"} {
+				if !slices.Contains(names, want) {
+					t.Errorf("missing %s: %v", want, names)
+				}
+			}
+			// runc and crun pivot the root and mount file systems before
+			// they exec the entrypoint.
+			for _, setup := range []string{"pivot_root", "mount", "sethostname"} {
+				if slices.Contains(names, setup) {
+					t.Errorf("recorded %s, which only the runtime's setup makes: %v", setup, names)
+				}
+			}
+		})
+	}
+}
