@@ -226,6 +226,10 @@ func (r *Recorder) setContainerRoots(roots []string) error {
 // Cgroups returns, in container mode, what each container cgroup's target
 // recorded so far, by cgroup id (the cgroup directory's inode number).
 func (r *Recorder) Cgroups() (map[uint64]*Recording, error) {
+	live, err := r.liveEntries()
+	if err != nil {
+		return nil, err
+	}
 	out := map[uint64]*Recording{}
 	var (
 		cg  uint64
@@ -234,11 +238,12 @@ func (r *Recorder) Cgroups() (map[uint64]*Recording, error) {
 	it := r.objs.CgroupTags.Iterate()
 	for it.Next(&cg, &tag) {
 		t := &Target{r: r, id: tag - 1}
-		rec, err := t.Recording()
+		s, err := t.state()
 		if err != nil {
 			return nil, err
 		}
-		out[cg] = rec
+		live.mergeInto(&s, t.id)
+		out[cg] = decode(&s, r.native, r.compat)
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("reading container cgroups: %w", err)

@@ -47,30 +47,47 @@ func (t *Target) Recording() (*Recording, error) {
 	if s.Live > 0 {
 		// Running tasks keep their native syscalls in their own entries
 		// until they exit.
-		if err := t.mergeLiveSlots(&s); err != nil {
+		live, err := t.r.liveEntries()
+		if err != nil {
 			return nil, err
 		}
+		live.mergeInto(&s, t.id)
 	}
 	return decode(&s, t.r.native, t.r.compat), nil
 }
 
-func (t *Target) mergeLiveSlots(s *bpf.Target) error {
+// liveEntries holds, by tag, the union of the running tasks' own entries.
+type liveEntries map[uint32][len(bpf.TaskSlot{}.Syscalls)]uint64
+
+// liveEntries reads every task entry once.
+func (r *Recorder) liveEntries() (liveEntries, error) {
+	out := liveEntries{}
 	var (
 		key  uint32
 		slot bpf.TaskSlot
 	)
-	it := t.r.objs.TaskSlots.Iterate()
+	it := r.objs.TaskSlots.Iterate()
 	for it.Next(&key, &slot) {
-		if slot.Task != 0 && slot.Tag == t.id+1 {
-			for i, w := range slot.Syscalls {
-				s.Syscalls[bpf.ABINative][i] |= w
-			}
+		if slot.Task == 0 {
+			continue
 		}
+		words := out[slot.Tag]
+		for i, w := range slot.Syscalls {
+			words[i] |= w
+		}
+		out[slot.Tag] = words
 	}
 	if err := it.Err(); err != nil {
-		return fmt.Errorf("reading task entries: %w", err)
+		return nil, fmt.Errorf("reading task entries: %w", err)
 	}
-	return nil
+	return out, nil
+}
+
+// mergeInto adds the entries of target id's running tasks to its state.
+func (l liveEntries) mergeInto(s *bpf.Target, id uint32) {
+	for i, w := range l[id+1] {
+		s.Syscalls[bpf.ABINative][i] |= w
+	}
 }
 
 // abiArch names the architecture of each bitmap for a host.
