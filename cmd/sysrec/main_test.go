@@ -390,3 +390,63 @@ func copyFile(t *testing.T, src, dst string) {
 		t.Fatal(err)
 	}
 }
+
+// record --containers writes one profile per workload container, with the
+// replicas of a Deployment merged, and an index, on each runtime.
+func TestRecordContainers(t *testing.T) {
+	for _, rt := range testenv.Runtimes {
+		t.Run(rt.Name, func(t *testing.T) {
+			endpoint := rt.Endpoint(t)
+			testenv.RequireBPF(t)
+			dir := t.TempDir()
+			errFile := filepath.Join(dir, "stderr")
+			f, err := os.Create(errFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			out := filepath.Join(dir, "profiles")
+			cmd := sysrecCmd(t, "record", "--containers", "--runtime-endpoint", endpoint,
+				"--namespace", "sysrec-cli", "--output-dir", out, "--duration", "5s")
+			cmd.Stderr = f
+			startGroup(t, cmd)
+			stderr := func() string { data, _ := os.ReadFile(errFile); return string(data) }
+			deadline := time.Now().Add(10 * time.Second)
+			for !strings.Contains(stderr(), "recording containers") {
+				if time.Now().After(deadline) {
+					t.Fatalf("sysrec never started recording:\n%s", stderr())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			labels := map[string]string{"app": "web", "pod-template-hash": "7c9d8f6b5"}
+			script := []string{"/bin/sh", "-c", "uname -a >/dev/null; exec sleep 3"}
+			testenv.RunPod(t, endpoint, "web-7c9d8f6b5-bcdfg", "sysrec-cli", labels, script)
+			testenv.RunPod(t, endpoint, "web-7c9d8f6b5-hjklm", "sysrec-cli", labels, script)
+			// Another namespace: filtered out.
+			testenv.RunPod(t, endpoint, "other", "elsewhere", nil, script)
+
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("sysrec: %v\n%s", err, stderr())
+			}
+			p, _ := readProfile(t, filepath.Join(out, "sysrec-cli", "web", "app.json"))
+			if names := allowed(p); !slices.Contains(names, "execve") || !slices.Contains(names, "uname") || slices.Contains(names, "pivot_root") {
+				t.Errorf("profile: got %v, want execve and uname, and no pivot_root", names)
+			}
+			data, err := os.ReadFile(filepath.Join(out, "index.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var idx index
+			if err := json.Unmarshal(data, &idx); err != nil {
+				t.Fatal(err)
+			}
+			if len(idx.Profiles) != 1 {
+				t.Fatalf("index: got %d profiles, want 1 (the other namespace filtered out):\n%s", len(idx.Profiles), data)
+			}
+			e := idx.Profiles[0]
+			if e.Profile != filepath.Join("sysrec-cli", "web", "app.json") || e.Kind != "Deployment" || e.Replicas != 2 || e.Runtime != rt.Name {
+				t.Errorf("index entry: got %+v, want sysrec-cli/web/app.json, a Deployment, 2 replicas, runtime %s", e, rt.Name)
+			}
+		})
+	}
+}

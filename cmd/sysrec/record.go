@@ -25,7 +25,7 @@ func recordCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "record",
 		Usage:     "run a command and write the seccomp profile of the syscalls it made",
-		ArgsUsage: "-- CMD [ARGS...]",
+		ArgsUsage: "-- CMD [ARGS...] | --containers",
 		Description: "record starts CMD and records every syscall made by CMD and all its\n" +
 			"descendants (threads, forked children, exec'd programs and daemons that\n" +
 			"outlive CMD) from CMD's execve on. It ends when the last of them exits.\n" +
@@ -33,11 +33,24 @@ func recordCommand() *cli.Command {
 			"exited stops the wait for its descendants. The profile is written either\nway.\n\n" +
 			"sysrec exits with CMD's status: 128+N if signal N killed it, 127 if CMD\n" +
 			"was not found, 126 if it could not be executed.\n\n" +
-			"Example:\n   sysrec record -o app.json -- go test ./...",
+			"With --containers, it records every container that starts on this node\n" +
+			"from its entrypoint's execve on, until SIGINT, SIGTERM or --duration, and\n" +
+			"writes one profile per workload container: replicas of one Deployment,\n" +
+			"StatefulSet, DaemonSet or Job share one. Containers are named through the\n" +
+			"CRI API of containerd or CRI-O.\n\n" +
+			"Examples:\n   sysrec record -o app.json -- go test ./...\n" +
+			"   sysrec record --containers --namespace shop --output-dir profiles",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "-", Usage: "write the profile to `FILE` (- for stdout)"},
 			&cli.StringFlag{Name: "default-action", Value: "errno", Usage: "`ACTION` for syscalls that were not recorded: errno, log, kill-process, kill-thread or trap"},
 			&cli.StringFlag{Name: "kernel-btf", Value: recorder.DefaultKernelBTF, Usage: "kernel BTF `FILE`, for a host /sys mounted elsewhere"},
+			&cli.BoolFlag{Name: "containers", Usage: "record every container on this node instead of a command, one profile per workload container"},
+			&cli.StringSliceFlag{Name: "namespace", Usage: "with --containers: only pods in `NS` (repeatable)"},
+			&cli.StringFlag{Name: "pod", Usage: "with --containers: only pods whose name matches `REGEX`"},
+			&cli.StringFlag{Name: "container", Usage: "with --containers: only containers called `NAME`"},
+			&cli.StringFlag{Name: "runtime-endpoint", Usage: "with --containers: the CRI `ENDPOINT` (default: containerd's, then CRI-O's socket)"},
+			&cli.StringFlag{Name: "output-dir", Value: "profiles", Usage: "with --containers: write DIR/<namespace>/<workload>/<container>.json and DIR/index.json"},
+			&cli.DurationFlag{Name: "duration", Usage: "with --containers: stop after `D` (default: at SIGINT or SIGTERM)"},
 		},
 		Action: record,
 	}
@@ -48,16 +61,19 @@ func record(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	argv := c.Args().Slice()
-	if len(argv) == 0 {
-		return usageError("record: no command given: usage: sysrec record [-o FILE] -- CMD [ARGS...]")
-	}
 	action, err := profiles.ParseAction(c.String("default-action"))
 	if err != nil {
 		return usageError("--default-action: %w", err)
 	}
 	if _, err := profiles.Generate(nil, action); err != nil {
 		return usageError("--default-action: %w", err)
+	}
+	if c.Bool("containers") {
+		return recordContainers(c, log, action)
+	}
+	argv := c.Args().Slice()
+	if len(argv) == 0 {
+		return usageError("record: no command given: usage: sysrec record [-o FILE] -- CMD [ARGS...], or sysrec record --containers")
 	}
 
 	// Everything that can fail cheaply fails before CMD starts, so that a

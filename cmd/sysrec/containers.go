@@ -1,0 +1,333 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sysrec/sysrec/cri"
+	"github.com/sysrec/sysrec/internal/atomicfile"
+	"github.com/sysrec/sysrec/profiles"
+	"github.com/sysrec/sysrec/recorder"
+	"github.com/sysrec/sysrec/syscalls"
+)
+
+// podCgroupRoots are the cgroup v2 directories, below the cgroup2 mount,
+// under which the kubelet (cgroupfs and systemd drivers) puts pods.
+var podCgroupRoots = []string{"kubepods", "kubepods.slice"}
+
+// containerFilter selects the containers whose profiles are written.
+type containerFilter struct {
+	namespaces []string
+	pod        *regexp.Regexp
+	container  string
+}
+
+func (f containerFilter) match(c *cri.Container) bool {
+	if len(f.namespaces) > 0 && !slices.Contains(f.namespaces, c.PodNamespace) {
+		return false
+	}
+	if f.pod != nil && !f.pod.MatchString(c.PodName) {
+		return false
+	}
+	return f.container == "" || f.container == c.Name
+}
+
+// seenContainer is one container cgroup the recorder found, and what the
+// runtime said about it.
+type seenContainer struct {
+	cgroup    uint64
+	path      string
+	info      *cri.Container
+	firstSeen time.Time
+	lastSeen  time.Time
+}
+
+// indexEntry is one profile in the index that record --containers writes.
+type indexEntry struct {
+	Profile    string    `json:"profile"`
+	Namespace  string    `json:"namespace"`
+	Workload   string    `json:"workload"`
+	Kind       string    `json:"workloadKind"`
+	Container  string    `json:"container"`
+	Images     []string  `json:"images"`
+	Pods       []string  `json:"pods"`
+	Replicas   int       `json:"replicas"`
+	Runtime    string    `json:"runtime"`
+	FirstSeen  time.Time `json:"firstSeen"`
+	LastSeen   time.Time `json:"lastSeen"`
+	Syscalls   int       `json:"syscalls"`
+	Incomplete bool      `json:"incomplete,omitempty"`
+}
+
+// index is the JSON file that lists what record --containers wrote.
+type index struct {
+	Profiles []indexEntry `json:"profiles"`
+	Warnings []string     `json:"warnings,omitempty"`
+}
+
+func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action) error {
+	if c.NArg() > 0 {
+		return usageError("record --containers takes no command; got %q", c.Args().First())
+	}
+	outDir := c.String("output-dir")
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return fmt.Errorf("creating the output directory: %w", err)
+	}
+	var filter containerFilter
+	filter.namespaces = c.StringSlice("namespace")
+	filter.container = c.String("container")
+	if p := c.String("pod"); p != "" {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return usageError("--pod: %w", err)
+		}
+		filter.pod = re
+	}
+
+	cg2, err := recorder.Cgroup2Mount("/proc/self/mounts")
+	if err != nil {
+		return err
+	}
+	var roots []string
+	for _, r := range podCgroupRoots {
+		if fi, err := os.Stat(filepath.Join(cg2, r)); err == nil && fi.IsDir() {
+			roots = append(roots, filepath.Join(cg2, r))
+		}
+	}
+	if len(roots) == 0 {
+		return fmt.Errorf("no pod cgroups under %s (looked for %v): is this a Kubernetes node with a running container runtime?", cg2, podCgroupRoots)
+	}
+
+	ctx := c.Context
+	var client *cri.Client
+	if ep := c.String("runtime-endpoint"); ep != "" {
+		if client, err = cri.Dial(ctx, ep); err != nil {
+			return err
+		}
+	} else if client, err = cri.Detect(ctx, cri.DefaultEndpoints); err != nil {
+		log.Warn("no CRI runtime answered; containers are named by their cgroup only", "err", err)
+	}
+	if client != nil {
+		defer client.Close()
+	}
+
+	rec, err := recorder.New(recorder.Options{Logger: log, KernelBTF: c.String("kernel-btf"), ContainerRoots: roots})
+	if err != nil {
+		return err
+	}
+	defer rec.Close()
+	log.Info("recording containers; stop with Ctrl-C", "roots", roots)
+
+	runCtx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if d := c.Duration("duration"); d > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(runCtx, d)
+		defer cancel()
+	}
+
+	seen := map[uint64]*seenContainer{}
+	var warnings []string
+	discover := func() {
+		recs, err := rec.Cgroups()
+		if err != nil {
+			log.Warn("reading container cgroups", "err", err)
+			return
+		}
+		now := time.Now()
+		for cg := range recs {
+			s := seen[cg]
+			if s == nil {
+				s = &seenContainer{cgroup: cg, firstSeen: now}
+				seen[cg] = s
+			}
+			s.lastSeen = now
+			if s.path == "" {
+				s.path = cgroupPath(roots, cg)
+			}
+			if s.info == nil && s.path != "" {
+				s.info = attribute(ctx, client, s.path)
+			}
+		}
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for running := true; running; {
+		select {
+		case <-runCtx.Done():
+			running = false
+		case <-tick.C:
+		}
+		discover()
+	}
+
+	recs, err := rec.Cgroups()
+	if err != nil {
+		return err
+	}
+	// Replicas of one workload's container go into one profile.
+	type key struct{ ns, workload, container string }
+	type group struct {
+		entry indexEntry
+		names map[syscalls.Arch]map[string]bool
+	}
+	groups := map[key]*group{}
+	for cg, r := range recs {
+		s := seen[cg]
+		if s == nil || s.info == nil {
+			if len(r.Syscalls) > 0 {
+				warnings = append(warnings, fmt.Sprintf("cgroup %d: not attributed to a container (it ended before it could be looked up); its syscalls are not in any profile", cg))
+			}
+			continue
+		}
+		info := s.info
+		if info.PodName == "" || !filter.match(info) {
+			continue // a pod sandbox, or filtered out
+		}
+		k := key{info.PodNamespace, info.Workload, info.Name}
+		g := groups[k]
+		if g == nil {
+			g = &group{names: map[syscalls.Arch]map[string]bool{}, entry: indexEntry{
+				Namespace: k.ns, Workload: k.workload, Kind: info.WorkloadKind, Container: k.container,
+				FirstSeen: s.firstSeen, LastSeen: s.lastSeen,
+			}}
+			if client != nil {
+				g.entry.Runtime = client.Runtime()
+			}
+			groups[k] = g
+		}
+		e := &g.entry
+		e.Pods = appendUnique(e.Pods, info.PodName)
+		e.Images = appendUnique(e.Images, info.Image)
+		e.Replicas = len(e.Pods)
+		if s.firstSeen.Before(e.FirstSeen) {
+			e.FirstSeen = s.firstSeen
+		}
+		if s.lastSeen.After(e.LastSeen) {
+			e.LastSeen = s.lastSeen
+		}
+		e.Incomplete = e.Incomplete || r.Live > 0 || r.Lost.Any()
+		for arch, names := range r.Syscalls {
+			if g.names[arch] == nil {
+				g.names[arch] = map[string]bool{}
+			}
+			for _, n := range names {
+				g.names[arch][n] = true
+			}
+		}
+	}
+
+	var idx index
+	idx.Warnings = warnings
+	for _, g := range groups {
+		recorded := map[syscalls.Arch][]string{}
+		for arch, set := range g.names {
+			for n := range set {
+				recorded[arch] = append(recorded[arch], n)
+			}
+		}
+		p, err := profiles.Generate(recorded, action)
+		if err != nil {
+			return err
+		}
+		data, err := profiles.Marshal(p)
+		if err != nil {
+			return err
+		}
+		rel := filepath.Join(cri.SanitizeName(g.entry.Namespace), cri.SanitizeName(g.entry.Workload), cri.SanitizeName(g.entry.Container)+".json")
+		path := filepath.Join(outDir, rel)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
+		}
+		if err := atomicfile.WriteFile(path, data, 0o644); err != nil {
+			return err
+		}
+		g.entry.Profile = rel
+		if len(p.Syscalls) > 0 {
+			g.entry.Syscalls = len(p.Syscalls[0].Names)
+		}
+		idx.Profiles = append(idx.Profiles, g.entry)
+	}
+	sort.Slice(idx.Profiles, func(i, j int) bool { return idx.Profiles[i].Profile < idx.Profiles[j].Profile })
+	if s, err := rec.DropStats(); err == nil && (s.TargetMissing > 0 || s.CgroupsFull > 0) {
+		idx.Warnings = append(idx.Warnings, fmt.Sprintf("kernel-side drops: %d tasks without a target slot, %d container cgroups without a target", s.TargetMissing, s.CgroupsFull))
+	}
+	data, err := json.MarshalIndent(idx, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(filepath.Join(outDir, "index.json"), append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	for _, w := range idx.Warnings {
+		log.Warn(w)
+	}
+	fmt.Fprintf(c.App.ErrWriter, "sysrec: %d profiles from %d container cgroups written to %s\n", len(idx.Profiles), len(recs), outDir)
+	return nil
+}
+
+// cgroupPath finds the cgroup directory with inode id below roots, or "".
+func cgroupPath(roots []string, id uint64) string {
+	found := ""
+	for _, root := range roots {
+		filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return nil
+			}
+			fi, err := d.Info()
+			if err == nil && fi.Sys().(*syscall.Stat_t).Ino == id {
+				found = path
+				return fs.SkipAll
+			}
+			return nil
+		})
+		if found != "" {
+			return found
+		}
+	}
+	return ""
+}
+
+// attribute names the container of a cgroup: through CRI when a runtime
+// answers, else from the cgroup path alone. It returns nil for cgroups
+// that hold no container, or that the runtime does not know as one (pod
+// sandboxes).
+func attribute(ctx context.Context, client *cri.Client, path string) *cri.Container {
+	id, _, ok := cri.ContainerIDFromCgroup(path)
+	if !ok {
+		return &cri.Container{} // not a container: nothing to write
+	}
+	if client != nil {
+		info, err := client.Container(ctx, id)
+		if err == nil {
+			return info
+		}
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return &cri.Container{ID: id} // a sandbox, or gone: no pod name
+	}
+	short := id[:12]
+	return &cri.Container{ID: id, Name: short, PodName: short, PodNamespace: "unknown", Workload: short, WorkloadKind: cri.KindPod}
+}
+
+func appendUnique(list []string, s string) []string {
+	if s == "" || slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
