@@ -111,3 +111,22 @@ func TestGenerateEmpty(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+func TestWithSyscalls(t *testing.T) {
+	got := WithSyscalls(map[syscalls.Arch][]string{
+		syscalls.X86_64:  {"read"},
+		syscalls.AArch64: {"read"},
+	}, []string{"fstat", "open"})
+	// aarch64 has no open syscall: it is left out there.
+	if want := []string{"read", "fstat", "open"}; strings.Join(got[syscalls.X86_64], ",") != strings.Join(want, ",") {
+		t.Errorf("x86_64: got %v, want %v", got[syscalls.X86_64], want)
+	}
+	if want := []string{"read", "fstat"}; strings.Join(got[syscalls.AArch64], ",") != strings.Join(want, ",") {
+		t.Errorf("aarch64: got %v, want %v", got[syscalls.AArch64], want)
+	}
+	for _, n := range RuncSyscalls {
+		if _, ok := syscalls.Number(syscalls.X86_64, n); !ok {
+			t.Errorf("RuncSyscalls: %q is not an x86_64 syscall", n)
+		}
+	}
+}

@@ -70,8 +70,8 @@ func TestContainerRecording(t *testing.T) {
 			}
 			r := newRecorder(t, Options{ContainerRoots: []string{kubepods}})
 
-			_, id := testenv.RunPod(t, endpoint, "rec-"+rt.Name, "sysrec-test", nil,
-				[]string{"/bin/sh", "-c", "uname -a >/dev/null; exec sleep 30"})
+			_, id := testenv.RunPod(t, endpoint, testenv.Pod{Name: "rec-" + rt.Name, Namespace: "sysrec-test",
+				Command: []string{"/bin/sh", "-c", "uname -a >/dev/null; exec sleep 30"}})
 			ctx := context.Background()
 			c, err := cri.Dial(ctx, endpoint)
 			if err != nil {

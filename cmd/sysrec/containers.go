@@ -240,7 +240,9 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action) 
 				recorded[arch] = append(recorded[arch], n)
 			}
 		}
-		p, err := profiles.Generate(recorded, action)
+		// The runtime's own syscalls between loading the filter and the
+		// entrypoint's execve are never recorded, but must be allowed.
+		p, err := profiles.Generate(profiles.WithSyscalls(recorded, profiles.RuncSyscalls), action)
 		if err != nil {
 			return err
 		}

@@ -419,18 +419,20 @@ func TestRecordContainers(t *testing.T) {
 				time.Sleep(20 * time.Millisecond)
 			}
 			labels := map[string]string{"app": "web", "pod-template-hash": "7c9d8f6b5"}
-			script := []string{"/bin/sh", "-c", "uname -a >/dev/null; exec sleep 3"}
-			testenv.RunPod(t, endpoint, "web-7c9d8f6b5-bcdfg", "sysrec-cli", labels, script)
-			testenv.RunPod(t, endpoint, "web-7c9d8f6b5-hjklm", "sysrec-cli", labels, script)
+			script := []string{"/bin/sh", "-c", "mkdir /tmp/sysrec && uname -s && exec sleep 3"}
+			testenv.RunPod(t, endpoint, testenv.Pod{Name: "web-7c9d8f6b5-bcdfg", Namespace: "sysrec-cli", Labels: labels, Command: script})
+			testenv.RunPod(t, endpoint, testenv.Pod{Name: "web-7c9d8f6b5-hjklm", Namespace: "sysrec-cli", Labels: labels, Command: script})
 			// Another namespace: filtered out.
-			testenv.RunPod(t, endpoint, "other", "elsewhere", nil, script)
+			testenv.RunPod(t, endpoint, testenv.Pod{Name: "other", Namespace: "elsewhere", Command: script})
 
 			if err := cmd.Wait(); err != nil {
 				t.Fatalf("sysrec: %v\n%s", err, stderr())
 			}
 			p, _ := readProfile(t, filepath.Join(out, "sysrec-cli", "web", "app.json"))
-			if names := allowed(p); !slices.Contains(names, "execve") || !slices.Contains(names, "uname") || slices.Contains(names, "pivot_root") {
-				t.Errorf("profile: got %v, want execve and uname, and no pivot_root", names)
+			names := allowed(p)
+			if !slices.Contains(names, "execve") || !slices.Contains(names, "uname") || slices.Contains(names, "pivot_root") ||
+				!(slices.Contains(names, "mkdir") || slices.Contains(names, "mkdirat")) {
+				t.Errorf("profile: got %v, want execve, uname and mkdir, and no pivot_root", names)
 			}
 			data, err := os.ReadFile(filepath.Join(out, "index.json"))
 			if err != nil {
@@ -446,6 +448,26 @@ func TestRecordContainers(t *testing.T) {
 			e := idx.Profiles[0]
 			if e.Profile != filepath.Join("sysrec-cli", "web", "app.json") || e.Kind != "Deployment" || e.Replicas != 2 || e.Runtime != rt.Name {
 				t.Errorf("index entry: got %+v, want sysrec-cli/web/app.json, a Deployment, 2 replicas, runtime %s", e, rt.Name)
+			}
+
+			// The closed loop: the same container runs under its recorded
+			// profile, and fails at mkdir once that is taken out of it.
+			profile := filepath.Join(out, "sysrec-cli", "web", "app.json")
+			_, id := testenv.RunPod(t, endpoint, testenv.Pod{Name: "web-7c9d8f6b5-pqrst", Namespace: "sysrec-cli",
+				Command: script, Seccomp: profile})
+			if code, log := testenv.WaitExit(t, endpoint, id); code != 0 || !strings.Contains(log, "Linux") {
+				t.Errorf("under the recorded profile: got exit %d, log %q; want 0 and the uname output", code, log)
+			}
+			p.Syscalls[0].Names = slices.DeleteFunc(p.Syscalls[0].Names, func(n string) bool { return n == "mkdir" || n == "mkdirat" })
+			data, _ = profiles.Marshal(p)
+			without := filepath.Join(dir, "without-mkdir.json")
+			if err := os.WriteFile(without, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, id = testenv.RunPod(t, endpoint, testenv.Pod{Name: "web-7c9d8f6b5-vwxzb", Namespace: "sysrec-cli",
+				Command: script, Seccomp: without})
+			if code, log := testenv.WaitExit(t, endpoint, id); code == 0 || !strings.Contains(log, "Operation not permitted") {
+				t.Errorf("without mkdir: got exit %d, log %q; want mkdir to fail with EPERM", code, log)
 			}
 		})
 	}

@@ -42,9 +42,22 @@ func (r Runtime) Endpoint(t testing.TB) string {
 	return e
 }
 
-// RunPod starts a pod with one container named "app" through the CRI API,
-// as the kubelet would, and removes it when the test ends.
-func RunPod(t testing.TB, endpoint, podName, ns string, labels map[string]string, cmd []string) (podID, ctrID string) {
+// Pod is a pod of one container named "app", as the tests start it.
+type Pod struct {
+	Name, Namespace string
+	Labels          map[string]string
+	Command         []string
+	// Seccomp, when set, is the absolute path of a Localhost seccomp
+	// profile for the container.
+	Seccomp string
+	// Handler is the runtime handler (containerd's runtime class), "" for
+	// the default.
+	Handler string
+}
+
+// RunPod starts a pod through the CRI API, as the kubelet would, and
+// removes it when the test ends.
+func RunPod(t testing.TB, endpoint string, p Pod) (podID, ctrID string) {
 	t.Helper()
 	conn, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -58,8 +71,8 @@ func RunPod(t testing.TB, endpoint, podName, ns string, labels map[string]string
 	uid := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(strings.TrimPrefix(t.Name(), "Test"))) + "-" + time.Now().Format("150405.000000000")
 	logs := t.TempDir()
 	podCfg := &runtimeapi.PodSandboxConfig{
-		Metadata:     &runtimeapi.PodSandboxMetadata{Name: podName, Namespace: ns, Uid: uid},
-		Labels:       labels,
+		Metadata:     &runtimeapi.PodSandboxMetadata{Name: p.Name, Namespace: p.Namespace, Uid: uid},
+		Labels:       p.Labels,
 		LogDirectory: logs,
 		Linux: &runtimeapi.LinuxPodSandboxConfig{
 			CgroupParent: "/kubepods/besteffort/pod" + uid,
@@ -68,7 +81,7 @@ func RunPod(t testing.TB, endpoint, podName, ns string, labels map[string]string
 			},
 		},
 	}
-	pod, err := rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: podCfg})
+	pod, err := rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: podCfg, RuntimeHandler: p.Handler})
 	if err != nil {
 		t.Fatalf("RunPodSandbox: %v", err)
 	}
@@ -83,7 +96,8 @@ func RunPod(t testing.TB, endpoint, podName, ns string, labels map[string]string
 		Config: &runtimeapi.ContainerConfig{
 			Metadata: &runtimeapi.ContainerMetadata{Name: "app"},
 			Image:    &runtimeapi.ImageSpec{Image: testImage, UserSpecifiedImage: testImage},
-			Command:  cmd,
+			Command:  p.Command,
+			Linux:    containerLinux(p.Seccomp),
 			LogPath:  "app.log",
 			Labels:   map[string]string{"io.kubernetes.container.name": "app"},
 		},
@@ -96,4 +110,42 @@ func RunPod(t testing.TB, endpoint, podName, ns string, labels map[string]string
 		t.Fatalf("StartContainer: %v", err)
 	}
 	return pod.PodSandboxId, ctr.ContainerId
+}
+
+// containerLinux applies a Localhost seccomp profile, or none.
+func containerLinux(profile string) *runtimeapi.LinuxContainerConfig {
+	if profile == "" {
+		return nil
+	}
+	return &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{
+		Seccomp: &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_Localhost, LocalhostRef: profile},
+	}}
+}
+
+// WaitExit waits until the container has exited and returns its exit code
+// and log.
+func WaitExit(t testing.TB, endpoint, ctrID string) (int32, string) {
+	t.Helper()
+	conn, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rt := runtimeapi.NewRuntimeServiceClient(conn)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := rt.ContainerStatus(context.Background(), &runtimeapi.ContainerStatusRequest{ContainerId: ctrID})
+		if err != nil {
+			t.Fatalf("ContainerStatus: %v", err)
+		}
+		s := st.GetStatus()
+		if s.GetState() == runtimeapi.ContainerState_CONTAINER_EXITED {
+			log, _ := os.ReadFile(s.GetLogPath())
+			return s.GetExitCode(), string(log)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("container %s did not exit within 30s", ctrID)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -1,0 +1,38 @@
+package profiles
+
+import "github.com/sysrec/sysrec/syscalls"
+
+// RuncSyscalls are the syscalls that runc's init process makes after it
+// has loaded a container's seccomp filter and before it execs the
+// entrypoint, so every container profile must allow them: without them
+// the container does not start ("error closing exec fds: ensure
+// /proc/self/fd is on procfs: operation not permitted"). A recording never
+// sees them, because it starts at the entrypoint's execve.
+//
+// Measured with runc 1.1.5 under containerd and CRI-O (make test's
+// runtimes): a Localhost profile of defaultAction SCMP_ACT_LOG and no
+// rules, then the kernel's type=1326 records of comm "runc:[2:INIT]". The
+// Go runtime calls at the end (futex, nanosleep, ...) are made by runc's
+// runtime threads when they happen to run in that window.
+var RuncSyscalls = []string{
+	"capget", "capset", "chdir", "close", "epoll_ctl", "execve", "faccessat2",
+	"fcntl", "fstat", "fstatfs", "getcwd", "getdents64", "getpid", "getppid",
+	"newfstatat", "openat", "prctl", "read", "setgid", "setgroups", "setuid", "write",
+	"futex", "nanosleep", "sched_yield", "rt_sigreturn", "rt_sigprocmask",
+	"sigaltstack", "tgkill", "gettid", "epoll_pwait", "mmap", "munmap", "madvise",
+}
+
+// WithSyscalls returns recorded with names added to every architecture in
+// it, where that architecture has a syscall of that name.
+func WithSyscalls(recorded map[syscalls.Arch][]string, names []string) map[syscalls.Arch][]string {
+	out := map[syscalls.Arch][]string{}
+	for arch, list := range recorded {
+		out[arch] = append([]string(nil), list...)
+		for _, n := range names {
+			if _, ok := syscalls.Number(arch, n); ok {
+				out[arch] = append(out[arch], n)
+			}
+		}
+	}
+	return out
+}
