@@ -11,6 +11,8 @@ type (
 	TaskState = sysrecTaskState
 	// TaskSlot is the entry of task_slots that a traced task owns.
 	TaskSlot = sysrecTaskSlot
+	// CgroupEvent announces a new container cgroup.
+	CgroupEvent = sysrecCgroupEvent
 	// DropStats counts kernel-side failures that are tied to no target.
 	DropStats = sysrecDropStats
 	// Maps are the loaded maps.

@@ -106,6 +106,7 @@ struct task_slot {
 struct drop_stats {
 	__u64 target_missing; // a tag pointed at a slot that doesn't exist
 	__u64 cgroups_full; // container mode: no target id or cgroup_tags entry left
+	__u64 events_lost; // container mode: cgroup_events was full
 };
 
 struct {
@@ -173,6 +174,24 @@ struct {
 	__type(key, __u64);
 	__type(value, __u32);
 } cgroup_tags SEC(".maps");
+
+// A new container cgroup, sent to user space once, when its target is
+// created: the name lets user space attribute a container whose cgroup is
+// gone by the time it looks.
+struct cgroup_event {
+	__u64 cgroup;
+	__u32 tag;
+	__u32 pad;
+	char name[128]; // the cgroup directory's name
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} cgroup_events SEC(".maps");
+
+// Puts struct cgroup_event into BTF, for bpf2go's Go type.
+const struct cgroup_event *unused_cgroup_event __attribute__((unused));
 
 // The next target id for a cgroup: user space sets it to the first id it
 // leaves to the kernel side, and never hands out ids from there on.
@@ -430,6 +449,18 @@ static __always_inline __u32 container_tag(void)
 			count_drop(&s->cgroups_full);
 		return 0;
 	}
+	struct cgroup_event *e = bpf_ringbuf_reserve(&cgroup_events, sizeof(*e), 0);
+	if (!e) {
+		if (s)
+			count_drop(&s->events_lost);
+		return tag;
+	}
+	struct task_struct *task = bpf_get_current_task_btf();
+	e->cgroup = cg;
+	e->tag = tag;
+	e->pad = 0;
+	bpf_probe_read_kernel_str(e->name, sizeof(e->name), task->cgroups->dfl_cgrp->kn->name);
+	bpf_ringbuf_submit(e, 0);
 	return tag;
 }
 

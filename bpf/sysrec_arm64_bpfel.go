@@ -13,10 +13,19 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type sysrecCgroupEvent struct {
+	_      structs.HostLayout
+	Cgroup uint64
+	Tag    uint32
+	Pad    uint32
+	Name   [128]int8
+}
+
 type sysrecDropStats struct {
 	_             structs.HostLayout
 	TargetMissing uint64
 	CgroupsFull   uint64
+	EventsLost    uint64
 }
 
 type sysrecTarget struct {
@@ -50,6 +59,7 @@ type sysrecTaskState struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	sysrecMapCgroupEvents      = "cgroup_events"
 	sysrecMapCgroupTags        = "cgroup_tags"
 	sysrecMapContainerRoots    = "container_roots"
 	sysrecMapLaunchers         = "launchers"
@@ -67,6 +77,7 @@ const (
 	sysrecVarMaxTargets        = "max_targets"
 	sysrecVarNextCgroupTarget  = "next_cgroup_target"
 	sysrecVarSlotMask          = "slot_mask"
+	sysrecVarUnusedCgroupEvent = "unused_cgroup_event"
 )
 
 // loadSysrec returns the embedded CollectionSpec for sysrec.
@@ -122,6 +133,7 @@ type sysrecProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sysrecMapSpecs struct {
+	CgroupEvents   *ebpf.MapSpec `ebpf:"cgroup_events"`
 	CgroupTags     *ebpf.MapSpec `ebpf:"cgroup_tags"`
 	ContainerRoots *ebpf.MapSpec `ebpf:"container_roots"`
 	Launchers      *ebpf.MapSpec `ebpf:"launchers"`
@@ -135,11 +147,12 @@ type sysrecMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sysrecVariableSpecs struct {
-	ContainerRootsN  *ebpf.VariableSpec `ebpf:"container_roots_n"`
-	HostMntNs        *ebpf.VariableSpec `ebpf:"host_mnt_ns"`
-	MaxTargets       *ebpf.VariableSpec `ebpf:"max_targets"`
-	NextCgroupTarget *ebpf.VariableSpec `ebpf:"next_cgroup_target"`
-	SlotMask         *ebpf.VariableSpec `ebpf:"slot_mask"`
+	ContainerRootsN   *ebpf.VariableSpec `ebpf:"container_roots_n"`
+	HostMntNs         *ebpf.VariableSpec `ebpf:"host_mnt_ns"`
+	MaxTargets        *ebpf.VariableSpec `ebpf:"max_targets"`
+	NextCgroupTarget  *ebpf.VariableSpec `ebpf:"next_cgroup_target"`
+	SlotMask          *ebpf.VariableSpec `ebpf:"slot_mask"`
+	UnusedCgroupEvent *ebpf.VariableSpec `ebpf:"unused_cgroup_event"`
 }
 
 // sysrecObjects contains all objects after they have been loaded into the kernel.
@@ -162,6 +175,7 @@ func (o *sysrecObjects) Close() error {
 //
 // It can be passed to loadSysrecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sysrecMaps struct {
+	CgroupEvents   *ebpf.Map `ebpf:"cgroup_events"`
 	CgroupTags     *ebpf.Map `ebpf:"cgroup_tags"`
 	ContainerRoots *ebpf.Map `ebpf:"container_roots"`
 	Launchers      *ebpf.Map `ebpf:"launchers"`
@@ -173,6 +187,7 @@ type sysrecMaps struct {
 
 func (m *sysrecMaps) Close() error {
 	return _SysrecClose(
+		m.CgroupEvents,
 		m.CgroupTags,
 		m.ContainerRoots,
 		m.Launchers,
@@ -187,11 +202,12 @@ func (m *sysrecMaps) Close() error {
 //
 // It can be passed to loadSysrecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sysrecVariables struct {
-	ContainerRootsN  *ebpf.Variable `ebpf:"container_roots_n"`
-	HostMntNs        *ebpf.Variable `ebpf:"host_mnt_ns"`
-	MaxTargets       *ebpf.Variable `ebpf:"max_targets"`
-	NextCgroupTarget *ebpf.Variable `ebpf:"next_cgroup_target"`
-	SlotMask         *ebpf.Variable `ebpf:"slot_mask"`
+	ContainerRootsN   *ebpf.Variable `ebpf:"container_roots_n"`
+	HostMntNs         *ebpf.Variable `ebpf:"host_mnt_ns"`
+	MaxTargets        *ebpf.Variable `ebpf:"max_targets"`
+	NextCgroupTarget  *ebpf.Variable `ebpf:"next_cgroup_target"`
+	SlotMask          *ebpf.Variable `ebpf:"slot_mask"`
+	UnusedCgroupEvent *ebpf.Variable `ebpf:"unused_cgroup_event"`
 }
 
 // sysrecPrograms contains all programs after they have been loaded into the kernel.

@@ -16,7 +16,9 @@
 package recorder
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +32,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 
@@ -84,8 +87,12 @@ type Recorder struct {
 	native syscalls.Arch
 	compat syscalls.Arch
 
-	mu   sync.Mutex
-	free []uint32 // target ids not in use
+	mu    sync.Mutex
+	free  []uint32          // target ids not in use
+	names map[uint64]string // container mode: cgroup id → cgroup name
+
+	events     *ringbuf.Reader // container mode: new container cgroups
+	eventsDone chan struct{}
 }
 
 // New checks privileges and kernel support, then loads and attaches the
@@ -177,6 +184,12 @@ func New(opts Options) (*Recorder, error) {
 		r.Close()
 		return nil, err
 	}
+	if len(opts.ContainerRoots) > 0 {
+		if err := r.readCgroupEvents(); err != nil {
+			r.Close()
+			return nil, err
+		}
+	}
 	progs := []*ebpf.Program{r.objs.Fork, r.objs.Exec, r.objs.Exit, r.objs.SysEnter}
 	for _, p := range progs {
 		l, err := link.AttachTracing(link.TracingOptions{Program: p, AttachType: ebpf.AttachTraceRawTp})
@@ -223,6 +236,55 @@ func (r *Recorder) setContainerRoots(roots []string) error {
 	return nil
 }
 
+// readCgroupEvents collects the names of new container cgroups as the
+// kernel side announces them, so a container is named even when its cgroup
+// is gone by the time user space looks.
+func (r *Recorder) readCgroupEvents() error {
+	rd, err := ringbuf.NewReader(r.objs.CgroupEvents)
+	if err != nil {
+		return fmt.Errorf("reading container cgroup events: %w", err)
+	}
+	r.names = map[uint64]string{}
+	r.events, r.eventsDone = rd, make(chan struct{})
+	go func() {
+		defer close(r.eventsDone)
+		for {
+			rec, err := rd.Read()
+			if err != nil {
+				if !errors.Is(err, ringbuf.ErrClosed) {
+					r.log.Warn("reading container cgroup events", "err", err)
+				}
+				return
+			}
+			var e bpf.CgroupEvent
+			if err := binary.Read(bytes.NewReader(rec.RawSample), binary.NativeEndian, &e); err != nil {
+				r.log.Warn("decoding a container cgroup event", "err", err)
+				continue
+			}
+			name := make([]byte, 0, len(e.Name))
+			for _, c := range e.Name {
+				if c == 0 {
+					break
+				}
+				name = append(name, byte(c))
+			}
+			r.mu.Lock()
+			r.names[e.Cgroup] = string(name)
+			r.mu.Unlock()
+		}
+	}()
+	return nil
+}
+
+// CgroupName returns, in container mode, the directory name of a container
+// cgroup that the kernel side has announced.
+func (r *Recorder) CgroupName(id uint64) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	name, ok := r.names[id]
+	return name, ok
+}
+
 // Cgroups returns, in container mode, what each container cgroup's target
 // recorded so far, by cgroup id (the cgroup directory's inode number).
 func (r *Recorder) Cgroups() (map[uint64]*Recording, error) {
@@ -254,6 +316,11 @@ func (r *Recorder) Cgroups() (map[uint64]*Recording, error) {
 // Close detaches the programs and frees the maps.
 func (r *Recorder) Close() error {
 	var errs []error
+	if r.events != nil {
+		errs = append(errs, r.events.Close())
+		<-r.eventsDone
+		r.events = nil
+	}
 	for _, l := range r.links {
 		errs = append(errs, l.Close())
 	}

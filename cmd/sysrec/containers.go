@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -50,7 +49,6 @@ func (f containerFilter) match(c *cri.Container) bool {
 // runtime said about it.
 type seenContainer struct {
 	cgroup    uint64
-	path      string
 	info      *cri.Container
 	firstSeen time.Time
 	lastSeen  time.Time
@@ -156,11 +154,10 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action) 
 				seen[cg] = s
 			}
 			s.lastSeen = now
-			if s.path == "" {
-				s.path = cgroupPath(roots, cg)
-			}
-			if s.info == nil && s.path != "" {
-				s.info = attribute(ctx, client, s.path)
+			if s.info == nil {
+				if name, ok := rec.CgroupName(cg); ok {
+					s.info = attribute(ctx, client, "/"+name)
+				}
 			}
 		}
 	}
@@ -190,7 +187,7 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action) 
 		s := seen[cg]
 		if s == nil || s.info == nil {
 			if len(r.Syscalls) > 0 {
-				warnings = append(warnings, fmt.Sprintf("cgroup %d: not attributed to a container (it ended before it could be looked up); its syscalls are not in any profile", cg))
+				warnings = append(warnings, fmt.Sprintf("cgroup %d: not attributed to a container (its announcement was lost); its syscalls are not in any profile", cg))
 			}
 			continue
 		}
@@ -265,8 +262,8 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action) 
 		idx.Profiles = append(idx.Profiles, g.entry)
 	}
 	sort.Slice(idx.Profiles, func(i, j int) bool { return idx.Profiles[i].Profile < idx.Profiles[j].Profile })
-	if s, err := rec.DropStats(); err == nil && (s.TargetMissing > 0 || s.CgroupsFull > 0) {
-		idx.Warnings = append(idx.Warnings, fmt.Sprintf("kernel-side drops: %d tasks without a target slot, %d container cgroups without a target", s.TargetMissing, s.CgroupsFull))
+	if s, err := rec.DropStats(); err == nil && (s.TargetMissing > 0 || s.CgroupsFull > 0 || s.EventsLost > 0) {
+		idx.Warnings = append(idx.Warnings, fmt.Sprintf("kernel-side drops: %d tasks without a target slot, %d container cgroups without a target, %d cgroup announcements lost", s.TargetMissing, s.CgroupsFull, s.EventsLost))
 	}
 	data, err := json.MarshalIndent(idx, "", "  ")
 	if err != nil {
@@ -282,30 +279,9 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action) 
 	return nil
 }
 
-// cgroupPath finds the cgroup directory with inode id below roots, or "".
-func cgroupPath(roots []string, id uint64) string {
-	found := ""
-	for _, root := range roots {
-		filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || !d.IsDir() {
-				return nil
-			}
-			fi, err := d.Info()
-			if err == nil && fi.Sys().(*syscall.Stat_t).Ino == id {
-				found = path
-				return fs.SkipAll
-			}
-			return nil
-		})
-		if found != "" {
-			return found
-		}
-	}
-	return ""
-}
-
-// attribute names the container of a cgroup: through CRI when a runtime
-// answers, else from the cgroup path alone. It returns nil for cgroups
+// attribute names the container of a cgroup, given its path or just its
+// directory's name: through CRI when a runtime answers, else from the name
+// alone. It returns nil for cgroups
 // that hold no container, or that the runtime does not know as one (pod
 // sandboxes).
 func attribute(ctx context.Context, client *cri.Client, path string) *cri.Container {

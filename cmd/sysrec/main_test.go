@@ -422,6 +422,8 @@ func TestRecordContainers(t *testing.T) {
 			script := []string{"/bin/sh", "-c", "mkdir /tmp/sysrec && uname -s && exec sleep 3"}
 			testenv.RunPod(t, endpoint, testenv.Pod{Name: "web-7c9d8f6b5-bcdfg", Namespace: "sysrec-cli", Labels: labels, Command: script})
 			testenv.RunPod(t, endpoint, testenv.Pod{Name: "web-7c9d8f6b5-hjklm", Namespace: "sysrec-cli", Labels: labels, Command: script})
+			// A container that lives a few milliseconds.
+			testenv.RunPod(t, endpoint, testenv.Pod{Name: "quick", Namespace: "sysrec-cli", Command: []string{"/bin/sh", "-c", "uname -s"}})
 			// Another namespace: filtered out.
 			testenv.RunPod(t, endpoint, testenv.Pod{Name: "other", Namespace: "elsewhere", Command: script})
 
@@ -442,10 +444,14 @@ func TestRecordContainers(t *testing.T) {
 			if err := json.Unmarshal(data, &idx); err != nil {
 				t.Fatal(err)
 			}
-			if len(idx.Profiles) != 1 {
-				t.Fatalf("index: got %d profiles, want 1 (the other namespace filtered out):\n%s", len(idx.Profiles), data)
+			if len(idx.Profiles) != 2 {
+				t.Fatalf("index: got %d profiles, want 2 (the other namespace filtered out):\n%s", len(idx.Profiles), data)
 			}
-			e := idx.Profiles[0]
+			quick, _ := readProfile(t, filepath.Join(out, "sysrec-cli", "quick", "app.json"))
+			if names := allowed(quick); !slices.Contains(names, "uname") || !slices.Contains(names, "execve") {
+				t.Errorf("short-lived container: got %v, want uname and execve", names)
+			}
+			e := idx.Profiles[1]
 			if e.Profile != filepath.Join("sysrec-cli", "web", "app.json") || e.Kind != "Deployment" || e.Replicas != 2 || e.Runtime != rt.Name {
 				t.Errorf("index entry: got %+v, want sysrec-cli/web/app.json, a Deployment, 2 replicas, runtime %s", e, rt.Name)
 			}
