@@ -228,8 +228,7 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action) 
 		}
 	}
 
-	var idx index
-	idx.Warnings = warnings
+	idx := index{Profiles: []indexEntry{}, Warnings: warnings}
 	for _, g := range groups {
 		recorded := map[syscalls.Arch][]string{}
 		for arch, set := range g.names {
