@@ -99,6 +99,9 @@ func TestContainerRecording(t *testing.T) {
 				if rec := recs[cg]; rec != nil {
 					names = nativeNames(t, rec)
 				}
+				if ids, err := r.CgroupIDs(); err != nil || !slices.Contains(ids, cg) && names != nil {
+					t.Fatalf("CgroupIDs: got %v, %v; want it to hold %d", ids, err, cg)
+				}
 			}
 			for _, want := range []string{"execve", "uname"} {
 				if !slices.Contains(names, want) {

@@ -285,6 +285,24 @@ func (r *Recorder) CgroupName(id uint64) (string, bool) {
 	return name, ok
 }
 
+// CgroupIDs returns, in container mode, the ids of the container cgroups
+// that have a target: cheaper than Cgroups when only they are needed.
+func (r *Recorder) CgroupIDs() ([]uint64, error) {
+	var (
+		ids []uint64
+		cg  uint64
+		tag uint32
+	)
+	it := r.objs.CgroupTags.Iterate()
+	for it.Next(&cg, &tag) {
+		ids = append(ids, cg)
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("reading container cgroups: %w", err)
+	}
+	return ids, nil
+}
+
 // Cgroups returns, in container mode, what each container cgroup's target
 // recorded so far, by cgroup id (the cgroup directory's inode number).
 func (r *Recorder) Cgroups() (map[uint64]*Recording, error) {

@@ -141,13 +141,13 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action) 
 	seen := map[uint64]*seenContainer{}
 	var warnings []string
 	discover := func() {
-		recs, err := rec.Cgroups()
+		ids, err := rec.CgroupIDs()
 		if err != nil {
 			log.Warn("reading container cgroups", "err", err)
 			return
 		}
 		now := time.Now()
-		for cg := range recs {
+		for _, cg := range ids {
 			s := seen[cg]
 			if s == nil {
 				s = &seenContainer{cgroup: cg, firstSeen: now}
