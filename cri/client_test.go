@@ -21,7 +21,7 @@ func TestContainerAttribution(t *testing.T) {
 
 func testContainerAttribution(t *testing.T, endpoint, runtime string) {
 	labels := map[string]string{"app": "web", "pod-template-hash": "7c9d8f6b5"}
-	_, id := testenv.RunPod(t, endpoint, testenv.Pod{Name: "web-7c9d8f6b5-x2k4q", Namespace: "sysrec-test", Labels: labels, Command: []string{"/bin/sleep", "60"}})
+	id := testenv.RunPod(t, endpoint, testenv.Pod{Name: "web-7c9d8f6b5-x2k4q", Namespace: "sysrec-test", Labels: labels, Command: []string{"/bin/sleep", "60"}})
 
 	ctx := context.Background()
 	c, err := Dial(ctx, endpoint)

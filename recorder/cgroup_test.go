@@ -70,7 +70,7 @@ func TestContainerRecording(t *testing.T) {
 			}
 			r := newRecorder(t, Options{ContainerRoots: []string{kubepods}})
 
-			_, id := testenv.RunPod(t, endpoint, testenv.Pod{Name: "rec-" + rt.Name, Namespace: "sysrec-test",
+			id := testenv.RunPod(t, endpoint, testenv.Pod{Name: "rec-" + rt.Name, Namespace: "sysrec-test",
 				Command: []string{"/bin/sh", "-c", "uname -a >/dev/null; exec sleep 30"}})
 			ctx := context.Background()
 			c, err := cri.Dial(ctx, endpoint)

@@ -459,7 +459,7 @@ func TestRecordContainers(t *testing.T) {
 			// The closed loop: the same container runs under its recorded
 			// profile, and fails at mkdir once that is taken out of it.
 			profile := filepath.Join(out, "sysrec-cli", "web", "app.json")
-			_, id := testenv.RunPod(t, endpoint, testenv.Pod{Name: "web-7c9d8f6b5-pqrst", Namespace: "sysrec-cli",
+			id := testenv.RunPod(t, endpoint, testenv.Pod{Name: "web-7c9d8f6b5-pqrst", Namespace: "sysrec-cli",
 				Command: script, Seccomp: profile})
 			if code, log := testenv.WaitExit(t, endpoint, id); code != 0 || !strings.Contains(log, "Linux") {
 				t.Errorf("under the recorded profile: got exit %d, log %q; want 0 and the uname output", code, log)
@@ -470,10 +470,84 @@ func TestRecordContainers(t *testing.T) {
 			if err := os.WriteFile(without, data, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			_, id = testenv.RunPod(t, endpoint, testenv.Pod{Name: "web-7c9d8f6b5-vwxzb", Namespace: "sysrec-cli",
+			id = testenv.RunPod(t, endpoint, testenv.Pod{Name: "web-7c9d8f6b5-vwxzb", Namespace: "sysrec-cli",
 				Command: script, Seccomp: without})
 			if code, log := testenv.WaitExit(t, endpoint, id); code == 0 || !strings.Contains(log, "Operation not permitted") {
 				t.Errorf("without mkdir: got exit %d, log %q; want mkdir to fail with EPERM", code, log)
+			}
+		})
+	}
+}
+
+// 50 short-lived containers started at once are all attributed, each to a
+// profile of its own, and each recorded set is the same: the workload's.
+func TestRecordFiftyConcurrentContainers(t *testing.T) {
+	const n = 50
+	for _, rt := range testenv.Runtimes {
+		t.Run(rt.Name, func(t *testing.T) {
+			endpoint := rt.Endpoint(t)
+			testenv.RequireBPF(t)
+			dir := t.TempDir()
+			errFile := filepath.Join(dir, "stderr")
+			f, err := os.Create(errFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			out := filepath.Join(dir, "profiles")
+			cmd := sysrecCmd(t, "record", "--containers", "--runtime-endpoint", endpoint,
+				"--namespace", "sysrec-fifty", "--output-dir", out)
+			cmd.Stderr = f
+			startGroup(t, cmd)
+			stderr := func() string { data, _ := os.ReadFile(errFile); return string(data) }
+			deadline := time.Now().Add(10 * time.Second)
+			for !strings.Contains(stderr(), "recording containers") {
+				if time.Now().After(deadline) {
+					t.Fatalf("sysrec never started recording:\n%s", stderr())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			pods := make([]testenv.Pod, n)
+			for i := range pods {
+				pods[i] = testenv.Pod{Name: fmt.Sprintf("c%02d", i), Namespace: "sysrec-fifty", Command: []string{"/bin/uname", "-s"}}
+			}
+			ids := testenv.RunPods(t, endpoint, pods)
+			for _, id := range ids {
+				if code, log := testenv.WaitExit(t, endpoint, id); code != 0 || !strings.Contains(log, "Linux") {
+					t.Fatalf("container %s: exit %d, log %q", id, code, log)
+				}
+			}
+			time.Sleep(300 * time.Millisecond) // two discovery rounds
+			cmd.Process.Signal(syscall.SIGINT)
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("sysrec: %v\n%s", err, stderr())
+			}
+
+			data, err := os.ReadFile(filepath.Join(out, "index.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var idx index
+			if err := json.Unmarshal(data, &idx); err != nil {
+				t.Fatal(err)
+			}
+			if len(idx.Profiles) != n || len(idx.Warnings) != 0 {
+				t.Fatalf("index: got %d profiles and warnings %v, want %d and none", len(idx.Profiles), idx.Warnings, n)
+			}
+			var first []string
+			for i := range pods {
+				p, _ := readProfile(t, filepath.Join(out, "sysrec-fifty", pods[i].Name, "app.json"))
+				names := allowed(p)
+				if i == 0 {
+					first = names
+					for _, want := range []string{"execve", "uname", "write", "exit_group"} {
+						if !slices.Contains(names, want) {
+							t.Fatalf("%s: missing %s in %v", pods[i].Name, want, names)
+						}
+					}
+				} else if !slices.Equal(names, first) {
+					t.Errorf("%s: got %v, want the same set as %s: %v", pods[i].Name, names, pods[0].Name, first)
+				}
 			}
 		})
 	}

@@ -2,8 +2,11 @@ package testenv
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,8 +59,15 @@ type Pod struct {
 }
 
 // RunPod starts a pod through the CRI API, as the kubelet would, and
-// removes it when the test ends.
-func RunPod(t testing.TB, endpoint string, p Pod) (podID, ctrID string) {
+// removes it when the test ends. It returns the container's id.
+func RunPod(t testing.TB, endpoint string, p Pod) string {
+	t.Helper()
+	return RunPods(t, endpoint, []Pod{p})[0]
+}
+
+// RunPods starts pods at the same time, and returns their containers' ids
+// in the same order.
+func RunPods(t testing.TB, endpoint string, pods []Pod) []string {
 	t.Helper()
 	conn, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -65,11 +75,37 @@ func RunPod(t testing.TB, endpoint string, p Pod) (podID, ctrID string) {
 	}
 	t.Cleanup(func() { conn.Close() })
 	rt := runtimeapi.NewRuntimeServiceClient(conn)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	base := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(strings.TrimPrefix(t.Name(), "Test"))) + "-" + time.Now().Format("150405.000000000")
+	ids := make([]string, len(pods))
+	errs := make([]error, len(pods))
+	var wg sync.WaitGroup
+	for i, p := range pods {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var podID string
+			podID, ids[i], errs[i] = startPod(rt, p, fmt.Sprintf("%s-%d", base, i), t.TempDir())
+			if podID != "" {
+				t.Cleanup(func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+					defer cancel()
+					rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: podID})
+					rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: podID})
+				})
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
 
-	uid := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(strings.TrimPrefix(t.Name(), "Test"))) + "-" + time.Now().Format("150405.000000000")
-	logs := t.TempDir()
+// startPod runs a pod sandbox and its container.
+func startPod(rt runtimeapi.RuntimeServiceClient, p Pod, uid, logs string) (podID, ctrID string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
 	podCfg := &runtimeapi.PodSandboxConfig{
 		Metadata:     &runtimeapi.PodSandboxMetadata{Name: p.Name, Namespace: p.Namespace, Uid: uid},
 		Labels:       p.Labels,
@@ -83,14 +119,8 @@ func RunPod(t testing.TB, endpoint string, p Pod) (podID, ctrID string) {
 	}
 	pod, err := rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: podCfg, RuntimeHandler: p.Handler})
 	if err != nil {
-		t.Fatalf("RunPodSandbox: %v", err)
+		return "", "", fmt.Errorf("pod %s: RunPodSandbox: %w", p.Name, err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: pod.PodSandboxId})
-		rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pod.PodSandboxId})
-	})
 	ctr, err := rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{
 		PodSandboxId: pod.PodSandboxId,
 		Config: &runtimeapi.ContainerConfig{
@@ -104,12 +134,12 @@ func RunPod(t testing.TB, endpoint string, p Pod) (podID, ctrID string) {
 		SandboxConfig: podCfg,
 	})
 	if err != nil {
-		t.Fatalf("CreateContainer: %v", err)
+		return pod.PodSandboxId, "", fmt.Errorf("pod %s: CreateContainer: %w", p.Name, err)
 	}
 	if _, err := rt.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: ctr.ContainerId}); err != nil {
-		t.Fatalf("StartContainer: %v", err)
+		return pod.PodSandboxId, "", fmt.Errorf("pod %s: StartContainer: %w", p.Name, err)
 	}
-	return pod.PodSandboxId, ctr.ContainerId
+	return pod.PodSandboxId, ctr.ContainerId, nil
 }
 
 // containerLinux applies a Localhost seccomp profile, or none.
