@@ -112,12 +112,17 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action) 
 
 	ctx := c.Context
 	var client *cri.Client
-	if ep := c.String("runtime-endpoint"); ep != "" {
+	switch ep := c.String("runtime-endpoint"); ep {
+	case "none":
+		// Attribution from cgroup names alone.
+	case "":
+		if client, err = cri.Detect(ctx, cri.DefaultEndpoints); err != nil {
+			log.Warn("no CRI runtime answered; containers are named by their cgroup only", "err", err)
+		}
+	default:
 		if client, err = cri.Dial(ctx, ep); err != nil {
 			return err
 		}
-	} else if client, err = cri.Detect(ctx, cri.DefaultEndpoints); err != nil {
-		log.Warn("no CRI runtime answered; containers are named by their cgroup only", "err", err)
 	}
 	if client != nil {
 		defer client.Close()

@@ -552,3 +552,37 @@ func TestRecordFiftyConcurrentContainers(t *testing.T) {
 		})
 	}
 }
+
+// Without CRI, containers are still recorded and named from their cgroup.
+func TestRecordContainersWithoutCRI(t *testing.T) {
+	rt := testenv.Runtimes[0]
+	endpoint := rt.Endpoint(t)
+	testenv.RequireBPF(t)
+	dir := t.TempDir()
+	errFile := filepath.Join(dir, "stderr")
+	f, err := os.Create(errFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := filepath.Join(dir, "profiles")
+	cmd := sysrecCmd(t, "record", "--containers", "--runtime-endpoint", "none", "--output-dir", out, "--duration", "3s")
+	cmd.Stderr = f
+	startGroup(t, cmd)
+	stderr := func() string { data, _ := os.ReadFile(errFile); return string(data) }
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(stderr(), "recording containers") {
+		if time.Now().After(deadline) {
+			t.Fatalf("sysrec never started recording:\n%s", stderr())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	id := testenv.RunPod(t, endpoint, testenv.Pod{Name: "nocri", Namespace: "sysrec-nocri", Command: []string{"/bin/uname", "-s"}})
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("sysrec: %v\n%s", err, stderr())
+	}
+	p, _ := readProfile(t, filepath.Join(out, "unknown", id[:12], id[:12]+".json"))
+	if names := allowed(p); !slices.Contains(names, "uname") || !slices.Contains(names, "execve") {
+		t.Errorf("got %v, want uname and execve", names)
+	}
+}
