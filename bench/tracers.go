@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/sysrec/sysrec/recorder"
 )
 
 // tracer runs a workload under one way of watching its syscalls.
@@ -245,22 +246,10 @@ type cgroup struct {
 	fd   int
 }
 
-var cgroup2Mount = regexp.MustCompile(`^\S+ (\S+) cgroup2 `)
-
 func newCgroup() (*cgroup, error) {
-	data, err := os.ReadFile("/proc/self/mounts")
+	root, err := recorder.Cgroup2Mount("/proc/self/mounts")
 	if err != nil {
-		return nil, err
-	}
-	root := ""
-	for _, line := range strings.Split(string(data), "\n") {
-		if m := cgroup2Mount.FindStringSubmatch(line); m != nil {
-			root = m[1]
-			break
-		}
-	}
-	if root == "" {
-		return nil, fmt.Errorf("no cgroup2 mount found: bpftrace filters on a cgroup v2 group")
+		return nil, fmt.Errorf("bpftrace filters on a cgroup v2 group: %w", err)
 	}
 	path := filepath.Join(root, fmt.Sprintf("sysrec-bench-%d", os.Getpid()))
 	if err := os.Mkdir(path, 0o755); err != nil {

@@ -399,25 +399,9 @@ func TestRecordContainers(t *testing.T) {
 			endpoint := rt.Endpoint(t)
 			testenv.RequireBPF(t)
 			dir := t.TempDir()
-			errFile := filepath.Join(dir, "stderr")
-			f, err := os.Create(errFile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
 			out := filepath.Join(dir, "profiles")
-			cmd := sysrecCmd(t, "record", "--containers", "--runtime-endpoint", endpoint,
+			cmd, stderr := recordContainersCmd(t, "--runtime-endpoint", endpoint,
 				"--namespace", "sysrec-cli", "--output-dir", out, "--duration", "5s")
-			cmd.Stderr = f
-			startGroup(t, cmd)
-			stderr := func() string { data, _ := os.ReadFile(errFile); return string(data) }
-			deadline := time.Now().Add(10 * time.Second)
-			for !strings.Contains(stderr(), "recording containers") {
-				if time.Now().After(deadline) {
-					t.Fatalf("sysrec never started recording:\n%s", stderr())
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
 			labels := map[string]string{"app": "web", "pod-template-hash": "7c9d8f6b5"}
 			script := []string{"/bin/sh", "-c", "mkdir /tmp/sysrec && uname -s && exec sleep 3"}
 			testenv.RunPod(t, endpoint, testenv.Pod{Name: "web-7c9d8f6b5-bcdfg", Namespace: "sysrec-cli", Labels: labels, Command: script})
@@ -487,26 +471,9 @@ func TestRecordFiftyConcurrentContainers(t *testing.T) {
 		t.Run(rt.Name, func(t *testing.T) {
 			endpoint := rt.Endpoint(t)
 			testenv.RequireBPF(t)
-			dir := t.TempDir()
-			errFile := filepath.Join(dir, "stderr")
-			f, err := os.Create(errFile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			out := filepath.Join(dir, "profiles")
-			cmd := sysrecCmd(t, "record", "--containers", "--runtime-endpoint", endpoint,
+			out := filepath.Join(t.TempDir(), "profiles")
+			cmd, stderr := recordContainersCmd(t, "--runtime-endpoint", endpoint,
 				"--namespace", "sysrec-fifty", "--output-dir", out)
-			cmd.Stderr = f
-			startGroup(t, cmd)
-			stderr := func() string { data, _ := os.ReadFile(errFile); return string(data) }
-			deadline := time.Now().Add(10 * time.Second)
-			for !strings.Contains(stderr(), "recording containers") {
-				if time.Now().After(deadline) {
-					t.Fatalf("sysrec never started recording:\n%s", stderr())
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
 			pods := make([]testenv.Pod, n)
 			for i := range pods {
 				pods[i] = testenv.Pod{Name: fmt.Sprintf("c%02d", i), Namespace: "sysrec-fifty", Command: []string{"/bin/uname", "-s"}}
@@ -558,15 +525,30 @@ func TestRecordContainersWithoutCRI(t *testing.T) {
 	rt := testenv.Runtimes[0]
 	endpoint := rt.Endpoint(t)
 	testenv.RequireBPF(t)
-	dir := t.TempDir()
-	errFile := filepath.Join(dir, "stderr")
+	out := filepath.Join(t.TempDir(), "profiles")
+	cmd, stderr := recordContainersCmd(t, "--runtime-endpoint", "none", "--output-dir", out, "--duration", "3s")
+	id := testenv.RunPod(t, endpoint, testenv.Pod{Name: "nocri", Namespace: "sysrec-nocri", Command: []string{"/bin/uname", "-s"}})
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("sysrec: %v\n%s", err, stderr())
+	}
+	p, _ := readProfile(t, filepath.Join(out, "unknown", id[:12], id[:12]+".json"))
+	if names := allowed(p); !slices.Contains(names, "uname") || !slices.Contains(names, "execve") {
+		t.Errorf("got %v, want uname and execve", names)
+	}
+}
+
+// recordContainersCmd starts sysrec record --containers with args and
+// returns once it records. stderr reads what it has logged so far (a file,
+// not a pipe, so that Wait does not wait for the containers).
+func recordContainersCmd(t *testing.T, args ...string) (*exec.Cmd, func() string) {
+	t.Helper()
+	errFile := filepath.Join(t.TempDir(), "stderr")
 	f, err := os.Create(errFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	out := filepath.Join(dir, "profiles")
-	cmd := sysrecCmd(t, "record", "--containers", "--runtime-endpoint", "none", "--output-dir", out, "--duration", "3s")
+	t.Cleanup(func() { f.Close() })
+	cmd := sysrecCmd(t, append([]string{"record", "--containers"}, args...)...)
 	cmd.Stderr = f
 	startGroup(t, cmd)
 	stderr := func() string { data, _ := os.ReadFile(errFile); return string(data) }
@@ -577,12 +559,5 @@ func TestRecordContainersWithoutCRI(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	id := testenv.RunPod(t, endpoint, testenv.Pod{Name: "nocri", Namespace: "sysrec-nocri", Command: []string{"/bin/uname", "-s"}})
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("sysrec: %v\n%s", err, stderr())
-	}
-	p, _ := readProfile(t, filepath.Join(out, "unknown", id[:12], id[:12]+".json"))
-	if names := allowed(p); !slices.Contains(names, "uname") || !slices.Contains(names, "execve") {
-		t.Errorf("got %v, want uname and execve", names)
-	}
+	return cmd, stderr
 }
