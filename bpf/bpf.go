@@ -7,8 +7,6 @@ type (
 	// Target is one slot of the targets map: a target's syscall bitmaps,
 	// one per ABI, and its task counters.
 	Target = sysrecTarget
-	// TaskState is a traced task's task-local storage.
-	TaskState = sysrecTaskState
 	// TaskSlot is the entry of task_slots that a traced task owns.
 	TaskSlot = sysrecTaskSlot
 	// CgroupEvent announces a new container cgroup.

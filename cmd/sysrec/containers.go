@@ -48,7 +48,6 @@ func (f containerFilter) match(c *cri.Container) bool {
 // seenContainer is one container cgroup the recorder found, and what the
 // runtime said about it.
 type seenContainer struct {
-	cgroup    uint64
 	info      *cri.Container
 	firstSeen time.Time
 	lastSeen  time.Time
@@ -155,7 +154,7 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action) 
 		for _, cg := range ids {
 			s := seen[cg]
 			if s == nil {
-				s = &seenContainer{cgroup: cg, firstSeen: now}
+				s = &seenContainer{firstSeen: now}
 				seen[cg] = s
 			}
 			s.lastSeen = now

@@ -223,26 +223,9 @@ func TestSignalStopsWaitingForDescendants(t *testing.T) {
 	testenv.RequireBPF(t)
 	wl := testenv.Workload(t)
 	out := filepath.Join(t.TempDir(), "p.json")
-	cmd := sysrecCmd(t, "record", "-o", out, "--", "/bin/sh", "-c", wl+" sleep & exit 4")
-	// A file, not a pipe: the daemon keeps its copy of stderr open.
-	errFile := filepath.Join(t.TempDir(), "stderr")
-	f, err := os.Create(errFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	cmd.Stderr = f
-	startGroup(t, cmd)
-	stderr := func() string { data, _ := os.ReadFile(errFile); return string(data) }
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(stderr(), "waiting for its descendants") {
-		if time.Now().After(deadline) {
-			t.Fatalf("sysrec never waited for the daemon:\n%s", stderr())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	cmd, stderr := startLogged(t, "waiting for its descendants", "record", "-o", out, "--", "/bin/sh", "-c", wl+" sleep & exit 4")
 	cmd.Process.Signal(syscall.SIGINT)
-	err = cmd.Wait()
+	err := cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 4 {
 		t.Fatalf("got %v, want the command's exit status 4\n%s", err, stderr())
@@ -538,9 +521,17 @@ func TestRecordContainersWithoutCRI(t *testing.T) {
 }
 
 // recordContainersCmd starts sysrec record --containers with args and
-// returns once it records. stderr reads what it has logged so far (a file,
-// not a pipe, so that Wait does not wait for the containers).
+// returns once it records.
 func recordContainersCmd(t *testing.T, args ...string) (*exec.Cmd, func() string) {
+	t.Helper()
+	return startLogged(t, "recording containers", append([]string{"record", "--containers"}, args...)...)
+}
+
+// startLogged starts sysrec with args in a process group of its own and
+// returns once its stderr says until. stderr reads what it has logged so
+// far: a file, not a pipe, so that Wait does not also wait for daemons or
+// containers that inherited it.
+func startLogged(t *testing.T, until string, args ...string) (*exec.Cmd, func() string) {
 	t.Helper()
 	errFile := filepath.Join(t.TempDir(), "stderr")
 	f, err := os.Create(errFile)
@@ -548,16 +539,16 @@ func recordContainersCmd(t *testing.T, args ...string) (*exec.Cmd, func() string
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	cmd := sysrecCmd(t, append([]string{"record", "--containers"}, args...)...)
+	cmd := sysrecCmd(t, args...)
 	cmd.Stderr = f
 	startGroup(t, cmd)
 	stderr := func() string { data, _ := os.ReadFile(errFile); return string(data) }
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(stderr(), "recording containers") {
+	for !strings.Contains(stderr(), until) {
 		if time.Now().After(deadline) {
-			t.Fatalf("sysrec never started recording:\n%s", stderr())
+			t.Fatalf("sysrec never logged %q:\n%s", until, stderr())
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
 	return cmd, stderr
 }
