@@ -23,6 +23,7 @@ check-generated:
 	scripts/check-generated.sh
 
 lint:
+	scripts/install-deps.sh test
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 	$(GO) vet ./...
 	GOARCH=arm64 $(GO) build ./...
@@ -32,7 +33,6 @@ lint:
 # builds CRI-O, which takes minutes). CI sets SYSREC_REQUIRE_BPF=1 so that a
 # skipped test fails the run.
 test: lint check-generated
-	scripts/install-deps.sh test
 	containerd=$$(scripts/containerd.sh start) && crio=$$(scripts/crio.sh start) && \
 	SYSREC_CONTAINERD_ENDPOINT=$$containerd SYSREC_CRIO_ENDPOINT=$$crio $(GO) test -count=1 ./...; \
 	status=$$?; scripts/crio.sh stop; scripts/containerd.sh stop; exit $$status

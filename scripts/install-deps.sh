@@ -3,7 +3,7 @@
 # idempotent: packages already installed are left alone, and apt-get runs
 # only when something is missing.
 #
-#   scripts/install-deps.sh test      strace, gcc, libseccomp's resolver, ...
+#   scripts/install-deps.sh test      strace, gcc, libseccomp (resolver and headers), ...
 #   scripts/install-deps.sh generate  clang-14, llvm-14, libbpf-dev
 #   scripts/install-deps.sh bench     strace, bpftrace, linux-perf, gcc
 #   scripts/install-deps.sh runtimes  containerd, runc, crun, busybox-static, CNI plugins
@@ -12,7 +12,7 @@
 set -euo pipefail
 
 declare -A groups=(
-	[test]="strace gcc libc6-dev seccomp util-linux"
+	[test]="strace gcc libc6-dev seccomp libseccomp-dev pkg-config util-linux"
 	[generate]="clang-14 llvm-14 libbpf-dev"
 	[bench]="strace bpftrace linux-perf gcc libc6-dev tar"
 	[runtimes]="containerd runc crun busybox-static containernetworking-plugins"
