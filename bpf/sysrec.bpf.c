@@ -46,6 +46,7 @@
 
 #include "types.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -82,12 +83,19 @@ struct target {
 	__u64 execs; // successful execve calls
 	__u64 out_of_range; // syscalls numbered past SYSCALL_BITS
 	__u64 lost_tasks; // tasks whose state could not be created
+	// Container mode: tasks that were already running when recording
+	// began (adopt_running), so the target's recording is partial.
+	__u64 adopted;
+	// Tasks seen running under a seccomp filter: the syscalls it denies
+	// never reach sys_enter, so they are missing from the recording.
+	__u64 filtered_tasks;
 };
 
 // Per-task state. The tag comes first: sys_enter reads it at offset 0.
 struct task_state {
 	__u32 tag;
-	__u32 last_abi; // pending tasks: the ABI of last_nr
+	__u16 last_abi; // pending tasks: the ABI of last_nr
+	__u16 filtered; // the task was counted in filtered_tasks
 	__s64 last_nr; // pending tasks: the last syscall, to record execve
 };
 
@@ -160,6 +168,9 @@ struct {
 	__type(value, __u32);
 } container_roots SEC(".maps");
 const volatile __u32 container_roots_n = 0;
+// The cgroup ids of the same roots, for adopt_running, which cannot use
+// the helper that tests the current task.
+const volatile __u64 container_root_ids[MAX_CONTAINER_ROOTS] = {};
 // The host's mount namespace (init's), set by user space: the OCI
 // runtimes exec themselves inside the container's cgroup before they enter
 // its mount namespace, and only the entrypoint's execve happens inside it.
@@ -248,11 +259,22 @@ static __always_inline void record(struct target *t, enum abi abi, long id)
 		__sync_fetch_and_or(word, bit);
 }
 
-static __always_inline void count_task(struct target *t, struct task_struct *task)
+// note_filter counts a task of t that runs under a seccomp filter, once.
+static __always_inline void note_filter(struct target *t, struct task_struct *task, struct task_state *ts)
+{
+	if (ts->filtered || !bpf_core_field_exists(task->seccomp) ||
+	    task->seccomp.mode != SECCOMP_MODE_FILTER)
+		return;
+	ts->filtered = 1;
+	__sync_fetch_and_add(&t->filtered_tasks, 1);
+}
+
+static __always_inline void count_task(struct target *t, struct task_struct *task, struct task_state *ts)
 {
 	__sync_fetch_and_add(&t->tasks, 1);
 	if (task->pid == task->tgid)
 		__sync_fetch_and_add(&t->processes, 1);
+	note_filter(t, task, ts);
 }
 
 static __always_inline struct task_slot *slot_of(__u64 task)
@@ -403,7 +425,7 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 	// A pending task is counted when it execs: a launcher may fork
 	// children that never do (Go probes pidfd support that way).
 	if (!(tag & TAG_PENDING))
-		count_task(t, child);
+		count_task(t, child, cs);
 	return 0;
 }
 
@@ -412,22 +434,10 @@ static __always_inline void count_drop(__u64 *field)
 	__sync_fetch_and_add(field, 1);
 }
 
-// container_tag returns the tag of the current task's cgroup when it lies
-// below a container root, creating the cgroup's target on first use.
-static __always_inline __u32 container_tag(void)
+// cgroup_tag returns the tag of container cgroup cg, which task is in,
+// creating the cgroup's target on first use.
+static __always_inline __u32 cgroup_tag(struct task_struct *task, __u64 cg)
 {
-	int under = 0;
-	for (__u32 i = 0; i < MAX_CONTAINER_ROOTS; i++) {
-		if (i >= container_roots_n)
-			break;
-		if (bpf_current_task_under_cgroup(&container_roots, i) == 1) {
-			under = 1;
-			break;
-		}
-	}
-	if (!under)
-		return 0;
-	__u64 cg = bpf_get_current_cgroup_id();
 	__u32 *tagp = bpf_map_lookup_elem(&cgroup_tags, &cg);
 	if (tagp)
 		return *tagp;
@@ -455,7 +465,6 @@ static __always_inline __u32 container_tag(void)
 			count_drop(&s->events_lost);
 		return tag;
 	}
-	struct task_struct *task = bpf_get_current_task_btf();
 	e->cgroup = cg;
 	e->tag = tag;
 	e->pad = 0;
@@ -478,12 +487,24 @@ static __always_inline long execve_nr(struct task_struct *task)
 #endif
 }
 
-// start_container starts recording a task that execs in a container.
+// start_container starts recording a task that execs in a container: in
+// a cgroup below a container root, outside the host's mount namespace.
 static __always_inline int start_container(struct task_struct *p)
 {
 	if (p->nsproxy->mnt_ns->ns.inum == host_mnt_ns)
 		return 0;
-	__u32 tag = container_tag();
+	int under = 0;
+	for (__u32 i = 0; i < MAX_CONTAINER_ROOTS; i++) {
+		if (i >= container_roots_n)
+			break;
+		if (bpf_current_task_under_cgroup(&container_roots, i) == 1) {
+			under = 1;
+			break;
+		}
+	}
+	if (!under)
+		return 0;
+	__u32 tag = cgroup_tag(p, bpf_get_current_cgroup_id());
 	if (!tag)
 		return 0;
 	struct target *t = get_target(tag);
@@ -499,7 +520,7 @@ static __always_inline int start_container(struct task_struct *p)
 	ts->last_nr = -1;
 	__sync_fetch_and_add(&t->live, 1);
 	__sync_fetch_and_add(&t->execs, 1);
-	count_task(t, p);
+	count_task(t, p, ts);
 	long nr = execve_nr(p);
 	if (nr >= 0)
 		record(t, current_abi(p, nr), nr);
@@ -524,7 +545,7 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct li
 
 	// The command is now running: record from its execve on.
 	ts->tag &= ~TAG_PENDING;
-	count_task(t, p);
+	count_task(t, p, ts);
 	if (ts->last_nr >= 0)
 		record(t, ts->last_abi, ts->last_nr);
 	return 0;
@@ -540,9 +561,80 @@ int BPF_PROG(sched_process_exit, struct task_struct *p)
 		struct target *t = get_target(ts->tag);
 		// This runs in the exiting task itself.
 		release_slot(bpf_get_current_task(), t);
-		if (t)
+		if (t) {
+			// A filter loaded after the task was counted.
+			if (!(ts->tag & TAG_PENDING))
+				note_filter(t, p, ts);
 			__sync_fetch_and_add(&t->live, -1);
+		}
 	}
 	bpf_task_storage_delete(&task_states, p);
+	return 0;
+}
+
+// How many cgroup levels below_container_root walks up.
+#define MAX_CGROUP_DEPTH 32
+
+// below_container_root reports whether cgroup cg is a container root or
+// lies below one, walking up its ancestors.
+static __always_inline int below_container_root(struct cgroup *cg)
+{
+	for (int depth = 0; depth < MAX_CGROUP_DEPTH; depth++) {
+		if (!cg)
+			return 0;
+		__u64 id = BPF_CORE_READ(cg, kn, id);
+		for (__u32 i = 0; i < MAX_CONTAINER_ROOTS; i++) {
+			if (i >= container_roots_n)
+				break;
+			if (id == container_root_ids[i])
+				return 1;
+		}
+		// self is the first member of struct cgroup.
+		cg = (struct cgroup *)BPF_CORE_READ(cg, self.parent);
+	}
+	return 0;
+}
+
+// adopt_running runs, as a task iterator, when a container recording
+// starts: it gives every task that already runs in a container (the same
+// test as start_container's) the target of its cgroup and counts it in
+// `adopted`, so that its syscalls from now on are recorded and the
+// recording is known to be partial. New tasks of an adopted one are
+// followed by sched_process_fork. A task adopted in the instant between
+// its exit hook and its removal from the task list would keep the target
+// live; PF_EXITING, set before that hook, rules out all but that instant.
+SEC("iter/task")
+int adopt_running(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	if (!task || !container_roots_n)
+		return 0;
+	if (task->flags & (PF_EXITING | PF_KTHREAD))
+		return 0;
+	struct nsproxy *ns = task->nsproxy;
+	if (!ns || BPF_CORE_READ(ns, mnt_ns, ns.inum) == host_mnt_ns)
+		return 0;
+	struct cgroup *cg = BPF_CORE_READ(task, cgroups, dfl_cgrp);
+	if (!below_container_root(cg))
+		return 0;
+	struct task_state *ts = bpf_task_storage_get(&task_states, task, 0, 0);
+	if (ts && ts->tag)
+		return 0;
+	__u32 tag = cgroup_tag(task, BPF_CORE_READ(cg, kn, id));
+	if (!tag)
+		return 0;
+	struct target *t = get_target(tag);
+	if (!t)
+		return 0;
+	ts = bpf_task_storage_get(&task_states, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!ts) {
+		__sync_fetch_and_add(&t->lost_tasks, 1);
+		return 0;
+	}
+	ts->tag = tag;
+	ts->last_nr = -1;
+	__sync_fetch_and_add(&t->live, 1);
+	__sync_fetch_and_add(&t->adopted, 1);
+	count_task(t, task, ts);
 	return 0;
 }

@@ -29,14 +29,16 @@ type sysrecDropStats struct {
 }
 
 type sysrecTarget struct {
-	_          structs.HostLayout
-	Syscalls   [3][16]uint64
-	Live       int64
-	Tasks      uint64
-	Processes  uint64
-	Execs      uint64
-	OutOfRange uint64
-	LostTasks  uint64
+	_             structs.HostLayout
+	Syscalls      [3][16]uint64
+	Live          int64
+	Tasks         uint64
+	Processes     uint64
+	Execs         uint64
+	OutOfRange    uint64
+	LostTasks     uint64
+	Adopted       uint64
+	FilteredTasks uint64
 }
 
 type sysrecTaskSlot struct {
@@ -49,10 +51,11 @@ type sysrecTaskSlot struct {
 }
 
 type sysrecTaskState struct {
-	_       structs.HostLayout
-	Tag     uint32
-	LastAbi uint32
-	LastNr  int64
+	_        structs.HostLayout
+	Tag      uint32
+	LastAbi  uint16
+	Filtered uint16
+	LastNr   int64
 }
 
 // Names of all BPF objects in the ELF.
@@ -67,11 +70,13 @@ const (
 	sysrecMapTargets           = "targets"
 	sysrecMapTaskSlots         = "task_slots"
 	sysrecMapTaskStates        = "task_states"
+	sysrecProgAdoptRunning     = "adopt_running"
 	sysrecProgSchedProcessExec = "sched_process_exec"
 	sysrecProgSchedProcessExit = "sched_process_exit"
 	sysrecProgSchedProcessFork = "sched_process_fork"
 	sysrecProgSysEnter         = "sys_enter"
 	sysrecProgSysEnterPortable = "sys_enter_portable"
+	sysrecVarContainerRootIds  = "container_root_ids"
 	sysrecVarContainerRootsN   = "container_roots_n"
 	sysrecVarHostMntNs         = "host_mnt_ns"
 	sysrecVarMaxTargets        = "max_targets"
@@ -122,6 +127,7 @@ type sysrecSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sysrecProgramSpecs struct {
+	AdoptRunning     *ebpf.ProgramSpec `ebpf:"adopt_running"`
 	SchedProcessExec *ebpf.ProgramSpec `ebpf:"sched_process_exec"`
 	SchedProcessExit *ebpf.ProgramSpec `ebpf:"sched_process_exit"`
 	SchedProcessFork *ebpf.ProgramSpec `ebpf:"sched_process_fork"`
@@ -147,6 +153,7 @@ type sysrecMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sysrecVariableSpecs struct {
+	ContainerRootIds  *ebpf.VariableSpec `ebpf:"container_root_ids"`
 	ContainerRootsN   *ebpf.VariableSpec `ebpf:"container_roots_n"`
 	HostMntNs         *ebpf.VariableSpec `ebpf:"host_mnt_ns"`
 	MaxTargets        *ebpf.VariableSpec `ebpf:"max_targets"`
@@ -202,6 +209,7 @@ func (m *sysrecMaps) Close() error {
 //
 // It can be passed to loadSysrecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sysrecVariables struct {
+	ContainerRootIds  *ebpf.Variable `ebpf:"container_root_ids"`
 	ContainerRootsN   *ebpf.Variable `ebpf:"container_roots_n"`
 	HostMntNs         *ebpf.Variable `ebpf:"host_mnt_ns"`
 	MaxTargets        *ebpf.Variable `ebpf:"max_targets"`
@@ -214,6 +222,7 @@ type sysrecVariables struct {
 //
 // It can be passed to loadSysrecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sysrecPrograms struct {
+	AdoptRunning     *ebpf.Program `ebpf:"adopt_running"`
 	SchedProcessExec *ebpf.Program `ebpf:"sched_process_exec"`
 	SchedProcessExit *ebpf.Program `ebpf:"sched_process_exit"`
 	SchedProcessFork *ebpf.Program `ebpf:"sched_process_fork"`
@@ -223,6 +232,7 @@ type sysrecPrograms struct {
 
 func (p *sysrecPrograms) Close() error {
 	return _SysrecClose(
+		p.AdoptRunning,
 		p.SchedProcessExec,
 		p.SchedProcessExit,
 		p.SchedProcessFork,

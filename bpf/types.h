@@ -73,9 +73,15 @@ struct nsproxy {
 
 struct kernfs_node {
 	const char *name;
+	__u64 id; // the cgroup id, for a cgroup's node
+} __attribute__((preserve_access_index));
+
+struct cgroup_subsys_state {
+	struct cgroup_subsys_state *parent;
 } __attribute__((preserve_access_index));
 
 struct cgroup {
+	struct cgroup_subsys_state self;
 	struct kernfs_node *kn;
 } __attribute__((preserve_access_index));
 
@@ -83,8 +89,19 @@ struct css_set {
 	struct cgroup *dfl_cgrp;
 } __attribute__((preserve_access_index));
 
+// include/linux/sched.h and include/uapi/linux/seccomp.h.
+#define PF_EXITING 0x00000004
+#define PF_KTHREAD 0x00200000
+#define SECCOMP_MODE_FILTER 2
+
+struct seccomp {
+	int mode;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	struct thread_info thread_info;
+	unsigned int flags;
+	struct seccomp seccomp;
 	struct nsproxy *nsproxy;
 	struct css_set *cgroups;
 	struct bpf_local_storage *bpf_storage;
@@ -100,3 +117,13 @@ struct pt_regs {
 #endif
 } __attribute__((preserve_access_index));
 struct linux_binprm;
+
+// The context of a task iterator (kernel/bpf/task_iter.c).
+struct bpf_iter_meta {
+	void *seq;
+} __attribute__((preserve_access_index));
+
+struct bpf_iter__task {
+	struct bpf_iter_meta *meta;
+	struct task_struct *task;
+} __attribute__((preserve_access_index));

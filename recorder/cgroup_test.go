@@ -71,7 +71,7 @@ func TestContainerRecording(t *testing.T) {
 			r := newRecorder(t, Options{ContainerRoots: []string{kubepods}})
 
 			id := testenv.RunPod(t, endpoint, testenv.Pod{Name: "rec-" + rt.Name, Namespace: "sysrec-test",
-				Command: []string{"/bin/sh", "-c", "uname -a >/dev/null; exec sleep 30"}})
+				Command: []string{"/bin/sh", "-c", "uname -a >/dev/null; exec sleep 30"}, Seccomp: testenv.Unconfined})
 			ctx := context.Background()
 			c, err := cri.Dial(ctx, endpoint)
 			if err != nil {
@@ -103,6 +103,10 @@ func TestContainerRecording(t *testing.T) {
 					t.Fatalf("CgroupIDs: got %v, %v; want it to hold %d", ids, err, cg)
 				}
 			}
+			rec := recs(t, r)[cg]
+			if rec.Adopted != 0 || rec.Filtered != 0 {
+				t.Errorf("a container started while recording: got %d adopted and %d filtered tasks, want 0 and 0", rec.Adopted, rec.Filtered)
+			}
 			for _, want := range []string{"execve", "uname"} {
 				if !slices.Contains(names, want) {
 					t.Errorf("missing %s: %v", want, names)
@@ -114,6 +118,76 @@ func TestContainerRecording(t *testing.T) {
 				if slices.Contains(names, setup) {
 					t.Errorf("recorded %s, which only the runtime's setup makes: %v", setup, names)
 				}
+			}
+		})
+	}
+}
+
+func recs(t *testing.T, r *Recorder) map[uint64]*Recording {
+	t.Helper()
+	m, err := r.Cgroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// Containers that already run when the recorder starts are adopted: their
+// syscalls from then on are recorded, and the recording says it is
+// partial. One that runs under a seccomp filter is flagged.
+func TestRunningContainersAreAdopted(t *testing.T) {
+	for _, rt := range testenv.Runtimes {
+		t.Run(rt.Name, func(t *testing.T) {
+			endpoint := rt.Endpoint(t)
+			root, err := Cgroup2Mount("/proc/self/mounts")
+			if err != nil {
+				t.Fatal(err)
+			}
+			kubepods := filepath.Join(root, "kubepods")
+			loop := []string{"/bin/sh", "-c", "while :; do uname >/dev/null; sleep 0.05; done"}
+			ids := testenv.RunPods(t, endpoint, []testenv.Pod{
+				{Name: "adopt-" + rt.Name, Namespace: "sysrec-test", Command: loop, Seccomp: testenv.Unconfined},
+				{Name: "adopt-filtered-" + rt.Name, Namespace: "sysrec-test", Command: loop, Seccomp: testenv.RuntimeDefault},
+			})
+			ctx := context.Background()
+			c, err := cri.Dial(ctx, endpoint)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			var cgs []uint64
+			for _, id := range ids {
+				info, err := c.Container(ctx, id)
+				if err != nil || info.PID <= 0 {
+					t.Fatalf("container %s: %+v, %v", id, info, err)
+				}
+				cgs = append(cgs, cgroupID(t, root, info.PID))
+			}
+
+			r := newRecorder(t, Options{ContainerRoots: []string{kubepods}})
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				m := recs(t, r)
+				if m[cgs[0]] != nil && m[cgs[1]] != nil &&
+					slices.Contains(nativeNames(t, m[cgs[0]]), "uname") &&
+					slices.Contains(nativeNames(t, m[cgs[1]]), "uname") {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("running containers (cgroups %v) not recorded after 10 s: got %v", cgs, m)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			m := recs(t, r)
+			plain, filtered := m[cgs[0]], m[cgs[1]]
+			if plain.Adopted == 0 || filtered.Adopted == 0 {
+				t.Errorf("adopted tasks: got %d and %d, want both > 0", plain.Adopted, filtered.Adopted)
+			}
+			if plain.Filtered != 0 {
+				t.Errorf("unconfined container: got %d filtered tasks, want 0", plain.Filtered)
+			}
+			if filtered.Filtered == 0 {
+				t.Errorf("container under RuntimeDefault: got 0 filtered tasks, want > 0")
 			}
 		})
 	}

@@ -70,7 +70,9 @@ type Options struct {
 	// ContainerRoots turns on container mode: a task that execs in a
 	// cgroup below one of these cgroup v2 directories (as
 	// /sys/fs/cgroup/kubepods) is recorded in a target of its own cgroup,
-	// from that execve on. Cgroups returns those targets. At most 8.
+	// from that execve on. Tasks that already run in such a cgroup when New
+	// returns are recorded from then on, and their target's recording
+	// counts them in Adopted. Cgroups returns those targets. At most 8.
 	ContainerRoots []string
 
 	// portable loads sys_enter_portable even where sys_enter loads, so
@@ -163,6 +165,13 @@ func New(opts Options) (*Recorder, error) {
 	if err != nil && len(opts.ContainerRoots) > 0 {
 		return nil, err
 	}
+	rootIDs, err := cgroupIDs(opts.ContainerRoots)
+	if err != nil {
+		return nil, err
+	}
+	if err := spec.Variables["container_root_ids"].Set(rootIDs); err != nil {
+		return nil, fmt.Errorf("configuring eBPF objects: container_root_ids: %w", err)
+	}
 	for name, v := range map[string]uint32{
 		"host_mnt_ns":        hostMntNS,
 		"slot_mask":          slots - 1,
@@ -202,6 +211,12 @@ func New(opts Options) (*Recorder, error) {
 	for id := int64(commandTargets) - 1; id >= 0; id-- {
 		r.free = append(r.free, uint32(id))
 	}
+	if len(opts.ContainerRoots) > 0 {
+		if err := r.adoptRunning(); err != nil {
+			r.Close()
+			return nil, err
+		}
+	}
 	log.Debug("eBPF programs attached", "max_targets", maxTargets, "took", time.Since(start))
 	return r, nil
 }
@@ -218,6 +233,47 @@ func mntNamespace(link string) (uint32, error) {
 
 // maxContainerRoots is the size of the container_roots map.
 const maxContainerRoots = 8
+
+// cgroupIDs returns the ids of cgroup v2 directories: a cgroup's id is its
+// directory's inode number.
+func cgroupIDs(dirs []string) ([maxContainerRoots]uint64, error) {
+	var ids [maxContainerRoots]uint64
+	for i, dir := range dirs {
+		if i >= len(ids) {
+			break
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(dir, &st); err != nil {
+			return ids, fmt.Errorf("reading container cgroup root: %w", &os.PathError{Op: "stat", Path: dir, Err: err})
+		}
+		ids[i] = st.Ino
+	}
+	return ids, nil
+}
+
+// adoptRunning runs the task iterator that gives the tasks already running
+// in containers their cgroup's target. The hooks are attached first, so a
+// task forked meanwhile inherits its parent's target; a second pass
+// catches a child whose parent was adopted after the iterator had passed
+// the child's pid.
+func (r *Recorder) adoptRunning() error {
+	for pass := 0; pass < 2; pass++ {
+		it, err := link.AttachIter(link.IterOptions{Program: r.objs.Adopt})
+		if err != nil {
+			return fmt.Errorf("attaching the task iterator for running containers: %w", privilegeHint(err))
+		}
+		rd, err := it.Open()
+		if err == nil {
+			_, err = io.Copy(io.Discard, rd)
+			rd.Close()
+		}
+		it.Close()
+		if err != nil {
+			return fmt.Errorf("adopting running container tasks: %w", err)
+		}
+	}
+	return nil
+}
 
 // setContainerRoots hands the kernel side the cgroups below which it
 // records containers.
@@ -360,6 +416,8 @@ type hooks struct {
 	Fork *ebpf.Program `ebpf:"sched_process_fork"`
 	Exec *ebpf.Program `ebpf:"sched_process_exec"`
 	Exit *ebpf.Program `ebpf:"sched_process_exit"`
+	// Adopt is a task iterator that adopts running container tasks.
+	Adopt *ebpf.Program `ebpf:"adopt_running"`
 }
 
 // load loads the maps and programs. sys_enter reads kernel-internal
@@ -394,7 +452,7 @@ func (o *objects) load(spec *ebpf.CollectionSpec, kernelTypes *btf.Spec, portabl
 
 func (o *objects) Close() error {
 	var errs []error
-	for _, p := range []*ebpf.Program{o.Fork, o.Exec, o.Exit, o.SysEnter} {
+	for _, p := range []*ebpf.Program{o.Fork, o.Exec, o.Exit, o.Adopt, o.SysEnter} {
 		if p != nil {
 			errs = append(errs, p.Close())
 		}

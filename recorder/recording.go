@@ -22,6 +22,12 @@ type Recording struct {
 	Execs     uint64 `json:"execs"`
 	// Live is the number of tasks still running when it was read.
 	Live int64 `json:"live"`
+	// Adopted counts tasks that already ran when recording began: the
+	// syscalls they made before are missing, so the recording is partial.
+	Adopted uint64 `json:"adopted,omitempty"`
+	// Filtered counts tasks that ran under a seccomp filter: the syscalls
+	// it denied never reached the recorder.
+	Filtered uint64 `json:"filtered,omitempty"`
 	// Lost counts data the kernel side could not record.
 	Lost Lost `json:"lost"`
 }
@@ -113,6 +119,8 @@ func decode(s *bpf.Target, native, compat syscalls.Arch) *Recording {
 		Processes: s.Processes,
 		Execs:     s.Execs,
 		Live:      s.Live,
+		Adopted:   s.Adopted,
+		Filtered:  s.FilteredTasks,
 		Lost:      Lost{Tasks: s.LostTasks, OutOfRange: s.OutOfRange},
 	}
 	for abi := range s.Syscalls {

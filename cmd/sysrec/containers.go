@@ -68,13 +68,37 @@ type indexEntry struct {
 	LastSeen   time.Time `json:"lastSeen"`
 	Syscalls   int       `json:"syscalls"`
 	Incomplete bool      `json:"incomplete,omitempty"`
+	// Partial: a replica already ran when recording began, so what it did
+	// before is missing.
+	Partial bool `json:"partial,omitempty"`
+	// Filtered: a replica ran under a seccomp filter, whose denied
+	// syscalls never reach the recorder.
+	Filtered bool `json:"filtered,omitempty"`
 }
 
 // index is the JSON file that lists what record --containers wrote.
 type index struct {
 	Profiles []indexEntry `json:"profiles"`
+	Drops    drops        `json:"drops"`
 	Warnings []string     `json:"warnings,omitempty"`
 }
+
+// drops counts every place where the kernel side could lose data; all
+// zero means nothing was lost.
+type drops struct {
+	// Tasks whose tracking state could not be created (out of memory).
+	LostTasks uint64 `json:"lostTasks"`
+	// Syscalls numbered past the recorder's bitmaps.
+	OutOfRange uint64 `json:"outOfRange"`
+	// Tasks whose tag pointed at no target slot.
+	TargetMissing uint64 `json:"targetMissing"`
+	// Container cgroups that got no target: the target map was full.
+	CgroupsFull uint64 `json:"cgroupsFull"`
+	// Container cgroup announcements lost because the ring buffer was full.
+	EventsLost uint64 `json:"eventsLost"`
+}
+
+func (d drops) any() bool { return d != drops{} }
 
 func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action) error {
 	if c.NArg() > 0 {
@@ -143,7 +167,10 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action) 
 	}
 
 	seen := map[uint64]*seenContainer{}
-	var warnings []string
+	var (
+		warnings []string
+		lost     drops
+	)
 	discover := func() {
 		ids, err := rec.CgroupIDs()
 		if err != nil {
@@ -188,6 +215,8 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action) 
 	}
 	groups := map[key]*group{}
 	for cg, r := range recs {
+		lost.LostTasks += r.Lost.Tasks
+		lost.OutOfRange += r.Lost.OutOfRange
 		s := seen[cg]
 		if s == nil || s.info == nil {
 			if len(r.Syscalls) > 0 {
@@ -222,6 +251,8 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action) 
 			e.LastSeen = s.lastSeen
 		}
 		e.Incomplete = e.Incomplete || r.Live > 0 || r.Lost.Any()
+		e.Partial = e.Partial || r.Adopted > 0
+		e.Filtered = e.Filtered || r.Filtered > 0
 		for arch, names := range r.Syscalls {
 			if g.names[arch] == nil {
 				g.names[arch] = map[string]bool{}
@@ -263,10 +294,23 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action) 
 			g.entry.Syscalls = len(p.Syscalls[0].Names)
 		}
 		idx.Profiles = append(idx.Profiles, g.entry)
+		if e := g.entry; e.Partial {
+			idx.Warnings = append(idx.Warnings, fmt.Sprintf("%s: a replica already ran when recording began; the syscalls it made before are missing (restart it while recording for a complete profile)", e.Profile))
+		}
+		if e := g.entry; e.Filtered {
+			idx.Warnings = append(idx.Warnings, fmt.Sprintf("%s: a replica ran under a seccomp filter; the syscalls that filter denied never reached the recorder (record it unconfined for a complete profile)", e.Profile))
+		}
 	}
 	sort.Slice(idx.Profiles, func(i, j int) bool { return idx.Profiles[i].Profile < idx.Profiles[j].Profile })
-	if s, err := rec.DropStats(); err == nil && (s.TargetMissing > 0 || s.CgroupsFull > 0 || s.EventsLost > 0) {
-		idx.Warnings = append(idx.Warnings, fmt.Sprintf("kernel-side drops: %d tasks without a target slot, %d container cgroups without a target, %d cgroup announcements lost", s.TargetMissing, s.CgroupsFull, s.EventsLost))
+	s, err := rec.DropStats()
+	if err != nil {
+		return err
+	}
+	lost.TargetMissing, lost.CgroupsFull, lost.EventsLost = s.TargetMissing, s.CgroupsFull, s.EventsLost
+	idx.Drops = lost
+	if lost.any() {
+		idx.Warnings = append(idx.Warnings, fmt.Sprintf("kernel-side drops: %d tasks untracked, %d syscalls out of range, %d tasks without a target slot, %d container cgroups without a target, %d cgroup announcements lost",
+			lost.LostTasks, lost.OutOfRange, lost.TargetMissing, lost.CgroupsFull, lost.EventsLost))
 	}
 	data, err := json.MarshalIndent(idx, "", "  ")
 	if err != nil {

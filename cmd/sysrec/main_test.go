@@ -387,10 +387,10 @@ func TestRecordContainers(t *testing.T) {
 				"--namespace", "sysrec-cli", "--output-dir", out, "--duration", "5s")
 			labels := map[string]string{"app": "web", "pod-template-hash": "7c9d8f6b5"}
 			script := []string{"/bin/sh", "-c", "mkdir /tmp/sysrec && uname -s && exec sleep 3"}
-			testenv.RunPod(t, endpoint, testenv.Pod{Name: "web-7c9d8f6b5-bcdfg", Namespace: "sysrec-cli", Labels: labels, Command: script})
-			testenv.RunPod(t, endpoint, testenv.Pod{Name: "web-7c9d8f6b5-hjklm", Namespace: "sysrec-cli", Labels: labels, Command: script})
+			testenv.RunPod(t, endpoint, testenv.Pod{Name: "web-7c9d8f6b5-bcdfg", Namespace: "sysrec-cli", Labels: labels, Command: script, Seccomp: testenv.Unconfined})
+			testenv.RunPod(t, endpoint, testenv.Pod{Name: "web-7c9d8f6b5-hjklm", Namespace: "sysrec-cli", Labels: labels, Command: script, Seccomp: testenv.Unconfined})
 			// A container that lives a few milliseconds.
-			testenv.RunPod(t, endpoint, testenv.Pod{Name: "quick", Namespace: "sysrec-cli", Command: []string{"/bin/sh", "-c", "uname -s"}})
+			testenv.RunPod(t, endpoint, testenv.Pod{Name: "quick", Namespace: "sysrec-cli", Command: []string{"/bin/sh", "-c", "uname -s"}, Seccomp: testenv.Unconfined})
 			// Another namespace: filtered out.
 			testenv.RunPod(t, endpoint, testenv.Pod{Name: "other", Namespace: "elsewhere", Command: script})
 
@@ -411,8 +411,8 @@ func TestRecordContainers(t *testing.T) {
 			if err := json.Unmarshal(data, &idx); err != nil {
 				t.Fatal(err)
 			}
-			if len(idx.Profiles) != 2 {
-				t.Fatalf("index: got %d profiles, want 2 (the other namespace filtered out):\n%s", len(idx.Profiles), data)
+			if len(idx.Profiles) != 2 || len(idx.Warnings) != 0 || idx.Drops != (drops{}) {
+				t.Fatalf("index: got %d profiles, warnings %v, drops %+v; want 2 (the other namespace filtered out), none and none:\n%s", len(idx.Profiles), idx.Warnings, idx.Drops, data)
 			}
 			quick, _ := readProfile(t, filepath.Join(out, "sysrec-cli", "quick", "app.json"))
 			if names := allowed(quick); !slices.Contains(names, "uname") || !slices.Contains(names, "execve") {
@@ -459,7 +459,7 @@ func TestRecordFiftyConcurrentContainers(t *testing.T) {
 				"--namespace", "sysrec-fifty", "--output-dir", out)
 			pods := make([]testenv.Pod, n)
 			for i := range pods {
-				pods[i] = testenv.Pod{Name: fmt.Sprintf("c%02d", i), Namespace: "sysrec-fifty", Command: []string{"/bin/uname", "-s"}}
+				pods[i] = testenv.Pod{Name: fmt.Sprintf("c%02d", i), Namespace: "sysrec-fifty", Command: []string{"/bin/uname", "-s"}, Seccomp: testenv.Unconfined}
 			}
 			ids := testenv.RunPods(t, endpoint, pods)
 			for _, id := range ids {
@@ -497,6 +497,55 @@ func TestRecordFiftyConcurrentContainers(t *testing.T) {
 					}
 				} else if !slices.Equal(names, first) {
 					t.Errorf("%s: got %v, want the same set as %s: %v", pods[i].Name, names, pods[0].Name, first)
+				}
+			}
+		})
+	}
+}
+
+// Containers that run before sysrec starts are recorded from then on and
+// marked partial; one under a seccomp filter is flagged.
+func TestRecordRunningContainers(t *testing.T) {
+	for _, rt := range testenv.Runtimes {
+		t.Run(rt.Name, func(t *testing.T) {
+			endpoint := rt.Endpoint(t)
+			testenv.RequireBPF(t)
+			out := filepath.Join(t.TempDir(), "profiles")
+			loop := []string{"/bin/sh", "-c", "while :; do uname >/dev/null; sleep 0.05; done"}
+			testenv.RunPods(t, endpoint, []testenv.Pod{
+				{Name: "before", Namespace: "sysrec-running", Command: loop, Seccomp: testenv.Unconfined},
+				{Name: "confined", Namespace: "sysrec-running", Command: loop, Seccomp: testenv.RuntimeDefault},
+			})
+			cmd, stderr := recordContainersCmd(t, "--runtime-endpoint", endpoint,
+				"--namespace", "sysrec-running", "--output-dir", out, "--duration", "1s")
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("sysrec: %v\n%s", err, stderr())
+			}
+			data, err := os.ReadFile(filepath.Join(out, "index.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var idx index
+			if err := json.Unmarshal(data, &idx); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]indexEntry{}
+			for _, e := range idx.Profiles {
+				got[e.Workload] = e
+			}
+			if e := got["before"]; !e.Partial || e.Filtered {
+				t.Errorf("container started before sysrec: got partial %v, filtered %v; want true, false", e.Partial, e.Filtered)
+			}
+			if e := got["confined"]; !e.Partial || !e.Filtered {
+				t.Errorf("container under RuntimeDefault: got partial %v, filtered %v; want true, true", e.Partial, e.Filtered)
+			}
+			if len(idx.Warnings) != 3 || !strings.Contains(stderr(), "already ran when recording began") || !strings.Contains(stderr(), "ran under a seccomp filter") {
+				t.Errorf("got warnings %q and stderr:\n%s\nwant two partial and one filtered warning, on stderr too", idx.Warnings, stderr())
+			}
+			for _, w := range []string{"before", "confined"} {
+				p, _ := readProfile(t, filepath.Join(out, "sysrec-running", w, "app.json"))
+				if names := allowed(p); !slices.Contains(names, "uname") || !slices.Contains(names, "wait4") {
+					t.Errorf("%s: got %v, want the loop's uname and wait4", w, names)
 				}
 			}
 		})

@@ -51,7 +51,8 @@ type Pod struct {
 	Labels          map[string]string
 	Command         []string
 	// Seccomp, when set, is the absolute path of a Localhost seccomp
-	// profile for the container.
+	// profile for the container, RuntimeDefault or Unconfined. Left empty,
+	// the runtime decides: CRI-O applies its default profile.
 	Seccomp string
 	// Handler is the runtime handler (containerd's runtime class), "" for
 	// the default.
@@ -142,14 +143,25 @@ func startPod(rt runtimeapi.RuntimeServiceClient, p Pod, uid, logs string) (podI
 	return pod.PodSandboxId, ctr.ContainerId, nil
 }
 
-// containerLinux applies a Localhost seccomp profile, or none.
+// Values of Pod.Seccomp that ask for the runtime's default profile, and
+// for none.
+const (
+	RuntimeDefault = "runtime/default"
+	Unconfined     = "unconfined"
+)
+
+// containerLinux applies a seccomp profile, or none.
 func containerLinux(profile string) *runtimeapi.LinuxContainerConfig {
-	if profile == "" {
+	sp := &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_Localhost, LocalhostRef: profile}
+	switch profile {
+	case "":
 		return nil
+	case RuntimeDefault:
+		sp = &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_RuntimeDefault}
+	case Unconfined:
+		sp = &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_Unconfined}
 	}
-	return &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{
-		Seccomp: &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_Localhost, LocalhostRef: profile},
-	}}
+	return &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{Seccomp: sp}}
 }
 
 // WaitExit waits until the container has exited and returns its exit code
