@@ -151,8 +151,8 @@ func New(opts Options) (*Recorder, error) {
 	// target ids, one per container cgroup; commands get the lower half.
 	commandTargets := maxTargets
 	if len(opts.ContainerRoots) > 0 {
-		if len(opts.ContainerRoots) > maxContainerRoots {
-			return nil, fmt.Errorf("container roots: got %d, want at most %d", len(opts.ContainerRoots), maxContainerRoots)
+		if len(opts.ContainerRoots) > MaxContainerRoots {
+			return nil, fmt.Errorf("container roots: got %d, want at most %d", len(opts.ContainerRoots), MaxContainerRoots)
 		}
 		commandTargets = maxTargets / 2
 	}
@@ -231,13 +231,13 @@ func mntNamespace(link string) (uint32, error) {
 	return uint32(st.Ino), nil
 }
 
-// maxContainerRoots is the size of the container_roots map.
-const maxContainerRoots = 8
+// MaxContainerRoots is how many Options.ContainerRoots a recorder takes.
+const MaxContainerRoots = 8
 
 // cgroupIDs returns the ids of cgroup v2 directories: a cgroup's id is its
 // directory's inode number.
-func cgroupIDs(dirs []string) ([maxContainerRoots]uint64, error) {
-	var ids [maxContainerRoots]uint64
+func cgroupIDs(dirs []string) ([MaxContainerRoots]uint64, error) {
+	var ids [MaxContainerRoots]uint64
 	for i, dir := range dirs {
 		if i >= len(ids) {
 			break

@@ -25,10 +25,13 @@ running() {
 
 start() {
 	scripts/install-deps.sh runtimes >&2
-	if running; then
-		echo "unix://$sock"
-		return
-	fi
+	running || launch
+	import_image
+	echo "unix://$sock"
+}
+
+# launch starts a containerd of the tests' own.
+launch() {
 	stop
 	mkdir -p "$base/cni" /var/lib/sysrec-test/containerd
 	cat >"$base/containerd.toml" <<TOML
@@ -67,14 +70,20 @@ TOML
 		tail -20 "$base/containerd.log" >&2
 		exit 1
 	fi
-	if ! ctr -a "$sock" -n k8s.io images ls -q | grep -qx "$image"; then
-		local tmp
-		tmp=$(mktemp -d)
-		build_image "$tmp"
-		ctr -a "$sock" -n k8s.io images import "$tmp/image.tar" >&2
-		rm -rf "$tmp"
-	fi
-	echo "unix://$sock"
+}
+
+# import_image imports the test image where the tests need it.
+import_image() {
+	# The CRI plugin's namespace, and one for the tests' plain `ctr run`
+	# containers.
+	local ns tmp=""
+	for ns in k8s.io sysrec-ctr; do
+		if ! ctr -a "$sock" -n "$ns" images ls -q | grep -qx "$image"; then
+			[ -n "$tmp" ] || { tmp=$(mktemp -d) && build_image "$tmp"; }
+			ctr -a "$sock" -n "$ns" images import "$tmp/image.tar" >&2
+		fi
+	done
+	[ -z "$tmp" ] || rm -rf "$tmp"
 }
 
 case "${1:-}" in

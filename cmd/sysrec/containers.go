@@ -119,21 +119,8 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action) 
 		filter.pod = re
 	}
 
-	cg2, err := recorder.Cgroup2Mount("/proc/self/mounts")
-	if err != nil {
-		return err
-	}
-	var roots []string
-	for _, r := range podCgroupRoots {
-		if fi, err := os.Stat(filepath.Join(cg2, r)); err == nil && fi.IsDir() {
-			roots = append(roots, filepath.Join(cg2, r))
-		}
-	}
-	if len(roots) == 0 {
-		return fmt.Errorf("no pod cgroups under %s (looked for %v): is this a Kubernetes node with a running container runtime?", cg2, podCgroupRoots)
-	}
-
 	ctx := c.Context
+	var err error
 	var client *cri.Client
 	switch ep := c.String("runtime-endpoint"); ep {
 	case "none":
@@ -149,6 +136,26 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action) 
 	}
 	if client != nil {
 		defer client.Close()
+	}
+	ctrd, err := dialContainerd(ctx, c.String("containerd-address"), c.String("runtime-endpoint"), client, log)
+	if err != nil {
+		return err
+	}
+	var ctrdNamespaces []string
+	if ctrd != nil {
+		defer ctrd.Close()
+		if ctrdNamespaces, err = ctrd.Namespaces(ctx); err != nil {
+			return err
+		}
+	}
+
+	cg2, err := recorder.Cgroup2Mount("/proc/self/mounts")
+	if err != nil {
+		return err
+	}
+	roots, err := containerRoots(cg2, ctrdNamespaces, log)
+	if err != nil {
+		return err
 	}
 
 	rec, err := recorder.New(recorder.Options{Logger: log, KernelBTF: c.String("kernel-btf"), ContainerRoots: roots})
@@ -187,7 +194,7 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action) 
 			s.lastSeen = now
 			if s.info == nil {
 				if name, ok := rec.CgroupName(cg); ok {
-					s.info = attribute(ctx, client, "/"+name)
+					s.info = attribute(ctx, client, ctrd, ctrdNamespaces, "/"+name)
 				}
 			}
 		}
@@ -326,12 +333,83 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action) 
 	return nil
 }
 
+// dialContainerd connects to containerd's own API, which names the
+// containers that it runs outside Kubernetes. It returns nil when there is
+// no containerd to ask.
+func dialContainerd(ctx context.Context, address, criEndpoint string, client *cri.Client, log *slog.Logger) (*cri.Containerd, error) {
+	const defaultSocket = "/run/containerd/containerd.sock"
+	switch {
+	case address == "none":
+		return nil, nil
+	case address != "":
+		return cri.DialContainerd(ctx, address)
+	case client != nil && client.Runtime() == "containerd":
+		address = criEndpoint
+		if address == "" {
+			address = cri.DefaultEndpoints[0]
+		}
+	default:
+		if _, err := os.Stat(defaultSocket); err != nil {
+			return nil, nil
+		}
+		address = defaultSocket
+	}
+	ctrd, err := cri.DialContainerd(ctx, address)
+	if err != nil {
+		log.Warn("containerd does not answer; plain containerd containers are named by their cgroup only", "err", err)
+		return nil, nil
+	}
+	return ctrd, nil
+}
+
+// containerRoots returns the cgroup v2 directories below which containers
+// run: the kubelet's pod cgroups, and one per containerd namespace (ctr
+// run puts a container at /<namespace>/<id>). A namespace's directory is
+// created if missing, as runc would for its first container, so that
+// containers started later are recorded too.
+func containerRoots(cg2 string, ctrdNamespaces []string, log *slog.Logger) ([]string, error) {
+	var roots []string
+	for _, r := range podCgroupRoots {
+		if fi, err := os.Stat(filepath.Join(cg2, r)); err == nil && fi.IsDir() {
+			roots = append(roots, filepath.Join(cg2, r))
+		}
+	}
+	for _, ns := range ctrdNamespaces {
+		dir := filepath.Join(cg2, cri.SanitizeName(ns))
+		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			log.Warn("containerd namespace not recorded: creating its cgroup failed", "namespace", ns, "err", err)
+			continue
+		}
+		roots = append(roots, dir)
+	}
+	if len(roots) == 0 {
+		return nil, fmt.Errorf("no container cgroups under %s (looked for %v and containerd namespaces): is a container runtime running on this node?", cg2, podCgroupRoots)
+	}
+	if len(roots) > recorder.MaxContainerRoots {
+		log.Warn("too many container cgroup roots; recording the first ones only", "max", recorder.MaxContainerRoots, "skipped", roots[recorder.MaxContainerRoots:])
+		roots = roots[:recorder.MaxContainerRoots]
+	}
+	return roots, nil
+}
+
 // attribute names the container of a cgroup, given its path or just its
-// directory's name: through CRI when a runtime answers, else from the name
-// alone. It returns nil for cgroups
-// that hold no container, or that the runtime does not know as one (pod
-// sandboxes).
-func attribute(ctx context.Context, client *cri.Client, path string) *cri.Container {
+// directory's name: through CRI when a runtime answers, then through
+// containerd's own API, else from the name alone. It returns a Container
+// without a pod name for cgroups that hold no container, or that the
+// runtime does not know as one (pod sandboxes), and nil when ctx is done.
+func attribute(ctx context.Context, client *cri.Client, ctrd *cri.Containerd, ctrdNamespaces []string, path string) *cri.Container {
+	if ctrd != nil {
+		// A plain containerd container's cgroup is named by its id, which
+		// need not look like a CRI one.
+		name := filepath.Base(path)
+		info, err := ctrd.Container(ctx, name, ctrdNamespaces...)
+		if err == nil {
+			return info
+		}
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+	}
 	id, _, ok := cri.ContainerIDFromCgroup(path)
 	if !ok {
 		return &cri.Container{} // not a container: nothing to write

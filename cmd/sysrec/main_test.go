@@ -552,6 +552,34 @@ func TestRecordRunningContainers(t *testing.T) {
 	}
 }
 
+// A plain `ctr run` container, outside Kubernetes, is recorded and named
+// <containerd namespace>/<id> through containerd's own API.
+func TestRecordCtrContainers(t *testing.T) {
+	endpoint := testenv.Runtimes[0].Endpoint(t)
+	testenv.RequireBPF(t)
+	out := filepath.Join(t.TempDir(), "profiles")
+	cmd, stderr := recordContainersCmd(t, "--runtime-endpoint", endpoint, "--namespace", testenv.CtrNamespace, "--output-dir", out, "--duration", "3s")
+	id := testenv.RunCtr(t, endpoint, "/bin/sh", "-c", "uname -s; mkdir /tmp/x")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("sysrec: %v\n%s", err, stderr())
+	}
+	p, _ := readProfile(t, filepath.Join(out, testenv.CtrNamespace, id, id+".json"))
+	if names := allowed(p); !slices.Contains(names, "uname") || !slices.Contains(names, "execve") || !slices.Contains(names, "mkdir") {
+		t.Errorf("got %v, want uname, mkdir and execve", names)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx index
+	if err := json.Unmarshal(data, &idx); err != nil {
+		t.Fatal(err)
+	}
+	if len(idx.Profiles) != 1 || idx.Profiles[0].Kind != "containerd" || idx.Profiles[0].Namespace != testenv.CtrNamespace || len(idx.Warnings) != 0 {
+		t.Errorf("index: got %s, want one containerd entry in %s and no warnings", data, testenv.CtrNamespace)
+	}
+}
+
 // Without CRI, containers are still recorded and named from their cgroup.
 func TestRecordContainersWithoutCRI(t *testing.T) {
 	rt := testenv.Runtimes[0]

@@ -49,6 +49,7 @@ func recordCommand() *cli.Command {
 			&cli.StringFlag{Name: "pod", Usage: "with --containers: only pods whose name matches `REGEX`"},
 			&cli.StringFlag{Name: "container", Usage: "with --containers: only containers called `NAME`"},
 			&cli.StringFlag{Name: "runtime-endpoint", Usage: "with --containers: the CRI `ENDPOINT` (default: containerd's, then CRI-O's socket; none: name containers by their cgroup only, as unknown/<id>/<id>.json)"},
+			&cli.StringFlag{Name: "containerd-address", Usage: "with --containers: containerd's `SOCKET`, to name plain containers (ctr run, nerdctl) <containerd namespace>/<id> (default: the CRI endpoint when it is containerd's, else /run/containerd/containerd.sock if it exists; none: don't)"},
 			&cli.StringFlag{Name: "output-dir", Value: "profiles", Usage: "with --containers: write DIR/<namespace>/<workload>/<container>.json and DIR/index.json"},
 			&cli.DurationFlag{Name: "duration", Usage: "with --containers: stop after `D` (default: at SIGINT or SIGTERM)"},
 		},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -190,4 +191,37 @@ func WaitExit(t testing.TB, endpoint, ctrID string) (int32, string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// CtrNamespace is the containerd namespace of the tests' plain containers;
+// scripts/containerd.sh imports the test image into it.
+const CtrNamespace = "sysrec-ctr"
+
+// RunCtr starts a plain containerd container with `ctr run`, as a user
+// outside Kubernetes would, in CtrNamespace, and removes it when the test
+// ends. It returns the container's id.
+func RunCtr(t testing.TB, endpoint string, command ...string) string {
+	t.Helper()
+	RequireTool(t, "ctr")
+	id := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(strings.TrimPrefix(t.Name(), "Test"))) + "-" + time.Now().Format("150405.000000")
+	sock := strings.TrimPrefix(endpoint, "unix://")
+	ctr := func(args ...string) ([]byte, error) {
+		return exec.Command("ctr", append([]string{"-a", sock, "-n", CtrNamespace}, args...)...).CombinedOutput()
+	}
+	if out, err := ctr(append([]string{"run", "-d", testImage, id}, command...)...); err != nil {
+		t.Fatalf("ctr run: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		ctr("task", "kill", "-s", "SIGKILL", id)
+		for i := 0; i < 50; i++ {
+			if _, err := ctr("task", "delete", id); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if out, err := ctr("container", "delete", id); err != nil {
+			t.Errorf("ctr container delete %s: %v\n%s", id, err, out)
+		}
+	})
+	return id
 }
