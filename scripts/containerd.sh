@@ -25,9 +25,28 @@ running() {
 
 start() {
 	scripts/install-deps.sh runtimes >&2
+	free_cgroup2_controllers
 	running || launch
 	import_image
 	echo "unix://$sock"
+}
+
+# free_cgroup2_controllers lets crun run on a hybrid cgroup host. crun
+# refuses one whose cgroup2 hierarchy still holds controllers ("cgroups in
+# hybrid mode not supported, drop all controllers from cgroupv2"), and on
+# this kind of VM hugetlb is bound to cgroup2 only. Mounting such a
+# controller as a v1 hierarchy, as systemd does on hybrid hosts, moves it
+# out of cgroup2. A pure cgroup v2 host has no /sys/fs/cgroup/unified and
+# is left alone.
+free_cgroup2_controllers() {
+	local unified=/sys/fs/cgroup/unified c
+	[ -f "$unified/cgroup.controllers" ] || return 0
+	for c in $(cat "$unified/cgroup.controllers"); do
+		mkdir -p "/sys/fs/cgroup/$c"
+		mountpoint -q "/sys/fs/cgroup/$c" && continue
+		mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$c" ||
+			echo "containerd.sh: cannot move the $c controller out of cgroup2; crun will refuse to run here" >&2
+	done
 }
 
 # launch starts a containerd of the tests' own.

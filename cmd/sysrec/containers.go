@@ -280,7 +280,7 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action) 
 		}
 		// The runtime's own syscalls between loading the filter and the
 		// entrypoint's execve are never recorded, but must be allowed.
-		p, err := profiles.Generate(profiles.WithSyscalls(recorded, profiles.RuncSyscalls), action)
+		p, err := profiles.Generate(profiles.WithSyscalls(recorded, profiles.OCIRuntimeSyscalls), action)
 		if err != nil {
 			return err
 		}

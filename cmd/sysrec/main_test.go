@@ -423,27 +423,63 @@ func TestRecordContainers(t *testing.T) {
 				t.Errorf("index entry: got %+v, want sysrec-cli/web/app.json, a Deployment, 2 replicas, runtime %s", e, rt.Name)
 			}
 
-			// The closed loop: the same container runs under its recorded
-			// profile, and fails at mkdir once that is taken out of it.
-			profile := filepath.Join(out, "sysrec-cli", "web", "app.json")
-			id := testenv.RunPod(t, endpoint, testenv.Pod{Name: "web-7c9d8f6b5-pqrst", Namespace: "sysrec-cli",
-				Command: script, Seccomp: profile})
-			if code, log := testenv.WaitExit(t, endpoint, id); code != 0 || !strings.Contains(log, "Linux") {
-				t.Errorf("under the recorded profile: got exit %d, log %q; want 0 and the uname output", code, log)
-			}
-			p.Syscalls[0].Names = slices.DeleteFunc(p.Syscalls[0].Names, func(n string) bool { return n == "mkdir" || n == "mkdirat" })
-			data, _ = profiles.Marshal(p)
-			without := filepath.Join(dir, "without-mkdir.json")
-			if err := os.WriteFile(without, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			id = testenv.RunPod(t, endpoint, testenv.Pod{Name: "web-7c9d8f6b5-vwxzb", Namespace: "sysrec-cli",
-				Command: script, Seccomp: without})
-			if code, log := testenv.WaitExit(t, endpoint, id); code == 0 || !strings.Contains(log, "Operation not permitted") {
-				t.Errorf("without mkdir: got exit %d, log %q; want mkdir to fail with EPERM", code, log)
-			}
+			closedLoop(t, endpoint, "", filepath.Join(out, "sysrec-cli", "web", "app.json"), script)
 		})
 	}
+}
+
+// closedLoop runs script in a container under the recorded profile, which
+// must let it run to completion, then under the profile without mkdir,
+// which must make it fail with EPERM.
+func closedLoop(t *testing.T, endpoint, handler, profile string, script []string) {
+	t.Helper()
+	id := testenv.RunPod(t, endpoint, testenv.Pod{Name: "web-7c9d8f6b5-pqrst", Namespace: "sysrec-cli",
+		Command: script, Seccomp: profile, Handler: handler})
+	if code, log := testenv.WaitExit(t, endpoint, id); code != 0 || !strings.Contains(log, "Linux") {
+		t.Errorf("under the recorded profile: got exit %d, log %q; want 0 and the uname output", code, log)
+	}
+	p, _ := readProfile(t, profile)
+	p.Syscalls[0].Names = slices.DeleteFunc(p.Syscalls[0].Names, func(n string) bool { return n == "mkdir" || n == "mkdirat" })
+	data, err := profiles.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	without := filepath.Join(t.TempDir(), "without-mkdir.json")
+	if err := os.WriteFile(without, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id = testenv.RunPod(t, endpoint, testenv.Pod{Name: "web-7c9d8f6b5-vwxzb", Namespace: "sysrec-cli",
+		Command: script, Seccomp: without, Handler: handler})
+	if code, log := testenv.WaitExit(t, endpoint, id); code == 0 || !strings.Contains(log, "Operation not permitted") {
+		t.Errorf("without mkdir: got exit %d, log %q; want mkdir to fail with EPERM", code, log)
+	}
+}
+
+// The closed loop with crun as the OCI runtime (containerd's "crun"
+// handler): the profile holds what crun needs after it loads the filter.
+func TestRecordContainersCrun(t *testing.T) {
+	endpoint := testenv.Runtimes[0].Endpoint(t)
+	testenv.RequireBPF(t)
+	out := filepath.Join(t.TempDir(), "profiles")
+	cmd, stderr := recordContainersCmd(t, "--runtime-endpoint", endpoint,
+		"--namespace", "sysrec-crun", "--output-dir", out, "--duration", "3s")
+	script := []string{"/bin/sh", "-c", "mkdir /tmp/sysrec && uname -s"}
+	id := testenv.RunPod(t, endpoint, testenv.Pod{Name: "web", Namespace: "sysrec-crun", Command: script, Seccomp: testenv.Unconfined, Handler: "crun"})
+	if code, log := testenv.WaitExit(t, endpoint, id); code != 0 {
+		t.Fatalf("under crun: exit %d, log %q", code, log)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("sysrec: %v\n%s", err, stderr())
+	}
+	profile := filepath.Join(out, "sysrec-crun", "web", "app.json")
+	p, _ := readProfile(t, profile)
+	names := allowed(p)
+	for _, setup := range []string{"pivot_root", "mount", "sethostname"} {
+		if slices.Contains(names, setup) {
+			t.Errorf("recorded %s, which only crun's setup makes: %v", setup, names)
+		}
+	}
+	closedLoop(t, endpoint, "crun", profile, script)
 }
 
 // 50 short-lived containers started at once are all attributed, each to a
