@@ -199,15 +199,21 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action) 
 			}
 		}
 	}
+	view := newLiveView(c.App.ErrWriter)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	for running := true; running; {
+	for n, running := 0, true; running; n++ {
 		select {
 		case <-runCtx.Done():
 			running = false
 		case <-tick.C:
 		}
 		discover()
+		if view != nil && n%10 == 0 {
+			if recs, err := rec.Cgroups(); err == nil {
+				view.draw(seen, recs, filter)
+			}
+		}
 	}
 
 	recs, err := rec.Cgroups()

@@ -11,9 +11,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/sysrec/sysrec/internal/testenv"
 	"github.com/sysrec/sysrec/profiles"
@@ -397,6 +400,9 @@ func TestRecordContainers(t *testing.T) {
 			if err := cmd.Wait(); err != nil {
 				t.Fatalf("sysrec: %v\n%s", err, stderr())
 			}
+			if strings.Contains(stderr(), "SYSCALLS") {
+				t.Errorf("stderr is no terminal, but got a live view:\n%s", stderr())
+			}
 			p, _ := readProfile(t, filepath.Join(out, "sysrec-cli", "web", "app.json"))
 			names := allowed(p)
 			if !slices.Contains(names, "execve") || !slices.Contains(names, "uname") || slices.Contains(names, "pivot_root") ||
@@ -614,6 +620,75 @@ func TestRecordCtrContainers(t *testing.T) {
 	if len(idx.Profiles) != 1 || idx.Profiles[0].Kind != "containerd" || idx.Profiles[0].Namespace != testenv.CtrNamespace || len(idx.Warnings) != 0 {
 		t.Errorf("index: got %s, want one containerd entry in %s and no warnings", data, testenv.CtrNamespace)
 	}
+}
+
+// On a terminal, record --containers redraws a live view of the
+// containers it sees on stderr; off one (every other test) it prints none.
+func TestRecordContainersLiveView(t *testing.T) {
+	endpoint := testenv.Runtimes[0].Endpoint(t)
+	testenv.RequireBPF(t)
+	master, tty := openPTY(t)
+	var (
+		mu  sync.Mutex
+		out bytes.Buffer
+	)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			mu.Lock()
+			out.Write(buf[:n])
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	screen := func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
+	cmd := sysrecCmd(t, "record", "--containers", "--runtime-endpoint", endpoint, "--namespace", "sysrec-live",
+		"--output-dir", filepath.Join(t.TempDir(), "profiles"))
+	cmd.Stderr = tty
+	startGroup(t, cmd)
+	tty.Close()
+	testenv.RunPod(t, endpoint, testenv.Pod{Name: "live", Namespace: "sysrec-live", Seccomp: testenv.Unconfined,
+		Command: []string{"/bin/sh", "-c", "while :; do uname >/dev/null; sleep 0.1; done"}})
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(screen(), "sysrec-live/live/app") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the live view never showed sysrec-live/live/app:\n%q", screen())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("sysrec: %v\n%s", err, screen())
+	}
+	if s := screen(); !strings.Contains(s, "CONTAINER") || !strings.Contains(s, "SYSCALLS") || !strings.Contains(s, "\x1b[") {
+		t.Errorf("got %q, want a redrawn table with CONTAINER and SYSCALLS columns", s)
+	}
+}
+
+// openPTY returns a pseudo-terminal's master and its terminal.
+func openPTY(t *testing.T) (master, tty *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	fd := int(m.Fd())
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tty, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, tty
 }
 
 // Without CRI, containers are still recorded and named from their cgroup.

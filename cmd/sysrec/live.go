@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/sysrec/sysrec/recorder"
+)
+
+// liveView redraws, on a terminal, what record --containers sees: each
+// container, its live tasks and how many distinct syscalls it has made so
+// far. Off a terminal it is never created, so logs and scripts see nothing
+// of it.
+type liveView struct {
+	w     io.Writer
+	start time.Time
+	lines int // lines drawn last time, erased before the next draw
+}
+
+// newLiveView returns a view on w when w is a terminal, else nil.
+func newLiveView(w io.Writer) *liveView {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return &liveView{w: w, start: time.Now()}
+}
+
+// liveRow is one container in the view.
+type liveRow struct {
+	name     string
+	live     int64
+	syscalls int
+	flags    string
+}
+
+// draw replaces the previous view with one of seen's containers.
+func (v *liveView) draw(seen map[uint64]*seenContainer, recs map[uint64]*recorder.Recording, filter containerFilter) {
+	var rows []liveRow
+	for cg, r := range recs {
+		s := seen[cg]
+		if s == nil || s.info == nil || s.info.PodName == "" || !filter.match(s.info) {
+			continue
+		}
+		n := 0
+		for _, names := range r.Syscalls {
+			n += len(names)
+		}
+		var flags []string
+		if r.Adopted > 0 {
+			flags = append(flags, "partial")
+		}
+		if r.Filtered > 0 {
+			flags = append(flags, "filtered")
+		}
+		rows = append(rows, liveRow{
+			name:     s.info.PodNamespace + "/" + s.info.PodName + "/" + s.info.Name,
+			live:     r.Live,
+			syscalls: n,
+			flags:    strings.Join(flags, ","),
+		})
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].name < rows[j].name })
+
+	var b bytes.Buffer
+	if v.lines > 0 {
+		fmt.Fprintf(&b, "\x1b[%dA\x1b[J", v.lines) // up, then clear to the end
+	}
+	fmt.Fprintf(&b, "recording for %s: %d containers (Ctrl-C to stop and write the profiles)\n", time.Since(v.start).Round(time.Second), len(rows))
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CONTAINER\tLIVE TASKS\tSYSCALLS\tNOTES")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", r.name, r.live, r.syscalls, r.flags)
+	}
+	tw.Flush()
+	v.lines = bytes.Count(b.Bytes(), []byte("\n"))
+	v.w.Write(b.Bytes())
+}
