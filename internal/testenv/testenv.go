@@ -127,14 +127,27 @@ func BuildWorkload(gcc string) (string, error) {
 var straceLine = regexp.MustCompile(`^\d+\s+\[\s*(\d+)\]\s+[a-z0-9_]+\(`)
 
 // Strace runs argv under `strace -f` and returns the numbers of the
-// syscalls it saw (native ABI), from the first execve on.
+// syscalls it saw (native ABI), from the first execve on. The command's
+// stdout is /dev/null.
 func Strace(t testing.TB, argv ...string) map[int]bool {
+	t.Helper()
+	return StraceTo(t, nil, argv...)
+}
+
+// StraceTo is Strace with the command's stdout going to stdout: what a
+// program calls can depend on it (stdio asks a character device whether
+// it is a terminal).
+func StraceTo(t testing.TB, stdout *os.File, argv ...string) map[int]bool {
 	t.Helper()
 	strace := RequireTool(t, "strace")
 	out := filepath.Join(t.TempDir(), "strace.out")
 	args := append([]string{"-f", "-qq", "-n", "-o", out, "--"}, argv...)
+	cmd := exec.Command(strace, args...)
+	if stdout != nil {
+		cmd.Stdout = stdout
+	}
 	// The command's own exit status is not strace's business here.
-	if err := exec.Command(strace, args...).Run(); err != nil {
+	if err := cmd.Run(); err != nil {
 		if _, ok := err.(*exec.ExitError); !ok {
 			t.Fatalf("strace: %v", err)
 		}
