@@ -473,9 +473,9 @@ static __always_inline __u32 cgroup_tag(struct task_struct *task, __u64 cg)
 	return tag;
 }
 
-// execve_nr is the number of the syscall that made the current exec
-// (execve or execveat).
-static __always_inline long execve_nr(struct task_struct *task)
+// syscall_nr is the number of the syscall the task is making: at exec,
+// the execve or execveat that made it.
+static __always_inline long syscall_nr(struct task_struct *task)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	if (!regs)
@@ -521,7 +521,7 @@ static __always_inline int start_container(struct task_struct *p)
 	__sync_fetch_and_add(&t->live, 1);
 	__sync_fetch_and_add(&t->execs, 1);
 	count_task(t, p, ts);
-	long nr = execve_nr(p);
+	long nr = syscall_nr(p);
 	if (nr >= 0)
 		record(t, current_abi(p, nr), nr);
 	return 0;
@@ -637,4 +637,56 @@ int adopt_running(struct bpf_iter__task *ctx)
 	__sync_fetch_and_add(&t->adopted, 1);
 	count_task(t, task, ts);
 	return 0;
+}
+
+// Capturing what a seccomp filter denies. The kernel runs a task's
+// filter before the sys_enter tracepoint, and a syscall the filter denies
+// never reaches it. Two programs see such syscalls; user space loads one:
+//   - secure_computing, on the kernel's seccomp entry, which the kernel
+//     calls only for tasks in seccomp mode, before the filter decides. It
+//     costs nothing to other tasks, but needs fentry, which some kernels
+//     do not allow.
+//   - sys_exit_filtered, on the sys_exit tracepoint, which a denied
+//     syscall (errno, trap, or trace without a tracer) still reaches. It
+//     works wherever sys_enter does, but runs on every syscall of every
+//     task, as sys_enter does. A syscall whose action kills the task is
+//     seen by neither; the task dies of it.
+
+// capture_filtered records the current syscall of a traced task that runs
+// under a seccomp filter.
+static __always_inline int capture_filtered(struct task_struct *task)
+{
+	struct task_state *ts = state_of(task);
+	if (!ts || !ts->tag || (ts->tag & TAG_PENDING))
+		return 0;
+	long nr = syscall_nr(task);
+	if (nr < 0)
+		return 0;
+	struct target *t = get_target(ts->tag);
+	if (!t)
+		return 0;
+	record(t, current_abi(task, nr), nr);
+	note_filter(t, task, ts);
+	return 0;
+}
+
+// Its signature differs across kernels (it lost its argument in 6.15);
+// the syscall is read from the task's registers either way.
+SEC("fentry/__secure_computing")
+int BPF_PROG(secure_computing)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (!task->bpf_storage)
+		return 0;
+	return capture_filtered(task);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit_filtered, struct pt_regs *regs, long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (!task->bpf_storage || !bpf_core_field_exists(task->seccomp) ||
+	    task->seccomp.mode != SECCOMP_MODE_FILTER)
+		return 0;
+	return capture_filtered(task);
 }

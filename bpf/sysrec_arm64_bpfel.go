@@ -74,8 +74,10 @@ const (
 	sysrecProgSchedProcessExec = "sched_process_exec"
 	sysrecProgSchedProcessExit = "sched_process_exit"
 	sysrecProgSchedProcessFork = "sched_process_fork"
+	sysrecProgSecureComputing  = "secure_computing"
 	sysrecProgSysEnter         = "sys_enter"
 	sysrecProgSysEnterPortable = "sys_enter_portable"
+	sysrecProgSysExitFiltered  = "sys_exit_filtered"
 	sysrecVarContainerRootIds  = "container_root_ids"
 	sysrecVarContainerRootsN   = "container_roots_n"
 	sysrecVarHostMntNs         = "host_mnt_ns"
@@ -131,8 +133,10 @@ type sysrecProgramSpecs struct {
 	SchedProcessExec *ebpf.ProgramSpec `ebpf:"sched_process_exec"`
 	SchedProcessExit *ebpf.ProgramSpec `ebpf:"sched_process_exit"`
 	SchedProcessFork *ebpf.ProgramSpec `ebpf:"sched_process_fork"`
+	SecureComputing  *ebpf.ProgramSpec `ebpf:"secure_computing"`
 	SysEnter         *ebpf.ProgramSpec `ebpf:"sys_enter"`
 	SysEnterPortable *ebpf.ProgramSpec `ebpf:"sys_enter_portable"`
+	SysExitFiltered  *ebpf.ProgramSpec `ebpf:"sys_exit_filtered"`
 }
 
 // sysrecMapSpecs contains maps before they are loaded into the kernel.
@@ -226,8 +230,10 @@ type sysrecPrograms struct {
 	SchedProcessExec *ebpf.Program `ebpf:"sched_process_exec"`
 	SchedProcessExit *ebpf.Program `ebpf:"sched_process_exit"`
 	SchedProcessFork *ebpf.Program `ebpf:"sched_process_fork"`
+	SecureComputing  *ebpf.Program `ebpf:"secure_computing"`
 	SysEnter         *ebpf.Program `ebpf:"sys_enter"`
 	SysEnterPortable *ebpf.Program `ebpf:"sys_enter_portable"`
+	SysExitFiltered  *ebpf.Program `ebpf:"sys_exit_filtered"`
 }
 
 func (p *sysrecPrograms) Close() error {
@@ -236,8 +242,10 @@ func (p *sysrecPrograms) Close() error {
 		p.SchedProcessExec,
 		p.SchedProcessExit,
 		p.SchedProcessFork,
+		p.SecureComputing,
 		p.SysEnter,
 		p.SysEnterPortable,
+		p.SysExitFiltered,
 	)
 }
 

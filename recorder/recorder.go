@@ -75,6 +75,11 @@ type Options struct {
 	// counts them in Adopted. Cgroups returns those targets. At most 8.
 	ContainerRoots []string
 
+	// FilterCapture says how the syscalls that a seccomp filter denies are
+	// recorded (see Recorder.FilterCapture); CaptureAuto if zero. Tasks
+	// under a filter are counted in Recording.Filtered whatever it says.
+	FilterCapture FilterCapture
+
 	// portable loads sys_enter_portable even where sys_enter loads, so
 	// tests cover the fallback.
 	portable bool
@@ -95,6 +100,42 @@ type Recorder struct {
 
 	events     *ringbuf.Reader // container mode: new container cgroups
 	eventsDone chan struct{}
+
+	// capture is the program that records the syscalls that seccomp
+	// filters deny, and how it attaches; nil and CaptureNone when none.
+	capture     *ebpf.Program
+	captureMode FilterCapture
+}
+
+// FilterCapture is how a recorder records the syscalls that a seccomp
+// filter denies, which never reach the sys_enter tracepoint.
+type FilterCapture string
+
+const (
+	// CaptureAuto uses CaptureEntry where the kernel allows it, else
+	// CaptureNone.
+	CaptureAuto FilterCapture = ""
+	// CaptureEntry sees each syscall of a task under a filter at the
+	// kernel's seccomp entry (fentry on __secure_computing), before the
+	// filter decides. Tasks without a filter pay nothing.
+	CaptureEntry FilterCapture = "seccomp-entry"
+	// CaptureExit sees denied syscalls at the sys_exit tracepoint, which
+	// works wherever recording does, but runs one more program on every
+	// syscall of every task on the machine.
+	CaptureExit FilterCapture = "sys-exit"
+	// CaptureNone records only what reaches sys_enter.
+	CaptureNone FilterCapture = "none"
+)
+
+// ParseFilterCapture accepts auto, seccomp-entry, sys-exit or none.
+func ParseFilterCapture(s string) (FilterCapture, error) {
+	switch m := FilterCapture(s); m {
+	case "auto":
+		return CaptureAuto, nil
+	case CaptureEntry, CaptureExit, CaptureNone:
+		return m, nil
+	}
+	return "", fmt.Errorf("unknown filter capture %q: want auto, seccomp-entry, sys-exit or none", s)
 }
 
 // New checks privileges and kernel support, then loads and attaches the
@@ -208,6 +249,10 @@ func New(opts Options) (*Recorder, error) {
 		}
 		r.links = append(r.links, l)
 	}
+	if err := r.attachCapture(spec, kernelTypes, opts.FilterCapture); err != nil {
+		r.Close()
+		return nil, err
+	}
 	for id := int64(commandTargets) - 1; id >= 0; id-- {
 		r.free = append(r.free, uint32(id))
 	}
@@ -220,6 +265,74 @@ func New(opts Options) (*Recorder, error) {
 	log.Debug("eBPF programs attached", "max_targets", maxTargets, "took", time.Since(start))
 	return r, nil
 }
+
+// attachCapture loads and attaches the program that captures what
+// seccomp filters deny, as mode asks. In CaptureAuto mode, a kernel that
+// refuses fentry (lockdown, a BPF LSM policy, no ftrace) means no capture,
+// which is logged; in CaptureEntry mode it is an error.
+func (r *Recorder) attachCapture(spec *ebpf.CollectionSpec, kernelTypes *btf.Spec, mode FilterCapture) error {
+	r.captureMode = CaptureNone
+	switch mode {
+	case CaptureNone:
+		return nil
+	case CaptureExit:
+		if err := r.loadCapture(spec, kernelTypes, "sys_exit_filtered", ebpf.AttachTraceRawTp); err != nil {
+			return err
+		}
+		r.captureMode = CaptureExit
+		return nil
+	}
+	err := r.loadCapture(spec, kernelTypes, "secure_computing", ebpf.AttachTraceFEntry)
+	if err == nil {
+		r.captureMode = CaptureEntry
+		return nil
+	}
+	if mode == CaptureEntry {
+		return err
+	}
+	// Said only if a task under a filter is recorded (Recording.Filtered).
+	r.log.Debug("syscalls that a seccomp filter denies will not be recorded: this kernel refuses fentry", "err", err)
+	return nil
+}
+
+// loadCapture loads and attaches one capture program, sharing the maps
+// already loaded.
+func (r *Recorder) loadCapture(spec *ebpf.CollectionSpec, kernelTypes *btf.Spec, name string, attach ebpf.AttachType) error {
+	prog, ok := spec.Programs[name]
+	if !ok {
+		return fmt.Errorf("embedded eBPF objects lack program %s", name)
+	}
+	// The same maps, with the one program under a fixed name.
+	one := spec.Copy()
+	one.Programs = map[string]*ebpf.ProgramSpec{"prog": prog}
+	var objs struct {
+		Prog *ebpf.Program `ebpf:"prog"`
+	}
+	opts := &ebpf.CollectionOptions{
+		Programs: ebpf.ProgramOptions{KernelTypes: kernelTypes},
+		MapReplacements: map[string]*ebpf.Map{
+			"task_states": r.objs.TaskStates,
+			"targets":     r.objs.Targets,
+			"stats":       r.objs.Stats,
+		},
+	}
+	if err := one.LoadAndAssign(&objs, opts); err != nil {
+		return fmt.Errorf("loading eBPF program %s, which captures what seccomp filters deny: %w", name, privilegeHint(err))
+	}
+	l, err := link.AttachTracing(link.TracingOptions{Program: objs.Prog, AttachType: attach})
+	if err != nil {
+		objs.Prog.Close()
+		return fmt.Errorf("attaching eBPF program %s, which captures what seccomp filters deny: %w", name, privilegeHint(err))
+	}
+	r.capture = objs.Prog
+	r.links = append(r.links, l)
+	return nil
+}
+
+// FilterCapture says how this recorder records the syscalls that seccomp
+// filters deny: CaptureEntry, CaptureExit or CaptureNone. With
+// CaptureNone, a recording whose Filtered count is not zero lacks them.
+func (r *Recorder) FilterCapture() FilterCapture { return r.captureMode }
 
 // mntNamespace returns the inode number of a mount namespace link such as
 // /proc/1/ns/mnt.
@@ -399,6 +512,10 @@ func (r *Recorder) Close() error {
 		errs = append(errs, l.Close())
 	}
 	r.links = nil
+	if r.capture != nil {
+		errs = append(errs, r.capture.Close())
+		r.capture = nil
+	}
 	errs = append(errs, r.objs.Close())
 	return errors.Join(errs...)
 }

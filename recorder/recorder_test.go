@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -363,5 +364,57 @@ func TestThousandConcurrentTargets(t *testing.T) {
 	}
 	if s, err := r.DropStats(); err != nil || s.TargetMissing != 0 {
 		t.Errorf("drop counters: %+v, %v", s, err)
+	}
+}
+
+// A command that runs under a seccomp filter is flagged, and the syscalls
+// the filter denies are captured: the recording equals what strace sees.
+// Without capture, the denied syscall is missing, and the flag is what
+// tells. The seccomp-entry mode needs fentry, which some kernels refuse
+// (this project's CI VMs among them): there, auto falls back to none.
+func TestRecordUnderFilter(t *testing.T) {
+	wl := testenv.Workload(t)
+	want := testenv.Strace(t, wl, "filtered")
+	for _, mode := range []FilterCapture{CaptureAuto, CaptureExit, CaptureNone} {
+		t.Run(fmt.Sprintf("mode=%q", mode), func(t *testing.T) {
+			r := newRecorder(t, Options{FilterCapture: mode})
+			got := r.FilterCapture()
+			switch {
+			case mode == CaptureAuto && got != CaptureEntry && got != CaptureNone,
+				mode != CaptureAuto && got != mode:
+				t.Fatalf("FilterCapture: got %q for %q", got, mode)
+			}
+			t.Logf("capturing with %q", got)
+			rec, err := recordCmd(t, r, exec.Command(wl, "filtered"))
+			if err != nil {
+				t.Fatalf("workload: %v (exit 21: mkdirat was not denied)", err)
+			}
+			if rec.Filtered != 1 {
+				t.Errorf("filtered tasks: got %d, want 1", rec.Filtered)
+			}
+			names := nativeNames(t, rec)
+			if got != CaptureNone {
+				testenv.MatchStrace(t, names, want)
+			} else if slices.Contains(names, "mkdirat") || !slices.Contains(names, "getppid") {
+				t.Errorf("without capture: got %v, want getppid and not the denied mkdirat", names)
+			}
+		})
+	}
+}
+
+// Asking for seccomp-entry capture where the kernel refuses fentry is an
+// error that says so, not a silent fallback.
+func TestFilterCaptureEntry(t *testing.T) {
+	testenv.RequireBPF(t)
+	r, err := New(Options{FilterCapture: CaptureEntry})
+	if err != nil {
+		if !strings.Contains(err.Error(), "secure_computing, which captures what seccomp filters deny") {
+			t.Errorf("got %v, want an error naming the capture program", err)
+		}
+		return
+	}
+	defer r.Close()
+	if r.FilterCapture() != CaptureEntry {
+		t.Errorf("got %q, want %q", r.FilterCapture(), CaptureEntry)
 	}
 }

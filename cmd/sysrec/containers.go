@@ -80,6 +80,9 @@ type indexEntry struct {
 type index struct {
 	Profiles []indexEntry `json:"profiles"`
 	Drops    drops        `json:"drops"`
+	// FilterCapture is how syscalls denied by a filter that a container
+	// already ran under were recorded: seccomp-entry, sys-exit or none.
+	FilterCapture recorder.FilterCapture `json:"filterCapture"`
 	Warnings []string     `json:"warnings,omitempty"`
 }
 
@@ -100,7 +103,7 @@ type drops struct {
 
 func (d drops) any() bool { return d != drops{} }
 
-func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action) error {
+func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action, capture recorder.FilterCapture) error {
 	if c.NArg() > 0 {
 		return usageError("record --containers takes no command; got %q", c.Args().First())
 	}
@@ -158,7 +161,7 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action) 
 		return err
 	}
 
-	rec, err := recorder.New(recorder.Options{Logger: log, KernelBTF: c.String("kernel-btf"), ContainerRoots: roots})
+	rec, err := recorder.New(recorder.Options{Logger: log, KernelBTF: c.String("kernel-btf"), ContainerRoots: roots, FilterCapture: capture})
 	if err != nil {
 		return err
 	}
@@ -276,7 +279,7 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action) 
 		}
 	}
 
-	idx := index{Profiles: []indexEntry{}, Warnings: warnings}
+	idx := index{Profiles: []indexEntry{}, Warnings: warnings, FilterCapture: rec.FilterCapture()}
 	for _, g := range groups {
 		recorded := map[syscalls.Arch][]string{}
 		for arch, set := range g.names {
@@ -311,7 +314,7 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action) 
 			idx.Warnings = append(idx.Warnings, fmt.Sprintf("%s: a replica already ran when recording began; the syscalls it made before are missing (restart it while recording for a complete profile)", e.Profile))
 		}
 		if e := g.entry; e.Filtered {
-			idx.Warnings = append(idx.Warnings, fmt.Sprintf("%s: a replica ran under a seccomp filter; the syscalls that filter denied never reached the recorder (record it unconfined for a complete profile)", e.Profile))
+			idx.Warnings = append(idx.Warnings, fmt.Sprintf("%s: a replica %s", e.Profile, filteredWarning(rec.FilterCapture())))
 		}
 	}
 	sort.Slice(idx.Profiles, func(i, j int) bool { return idx.Profiles[i].Profile < idx.Profiles[j].Profile })

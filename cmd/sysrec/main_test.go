@@ -137,6 +137,41 @@ func TestRecordThirdPartyPrograms(t *testing.T) {
 	}
 }
 
+// A command under a seccomp filter: with sys-exit capture the denied
+// syscall is in the profile and stderr says it was captured; without, it
+// is missing and stderr says so.
+func TestRecordUnderFilter(t *testing.T) {
+	testenv.RequireBPF(t)
+	wl := testenv.Workload(t)
+	for _, tc := range []struct {
+		mode, stderr string
+		denied       bool
+	}{
+		{"sys-exit", "the syscalls it denied were captured (sys-exit)", true},
+		{"none", "the syscalls it denied never reached the recorder and are missing", false},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			res := sysrec(t, "record", "--capture-denied", tc.mode, "--", wl, "filtered")
+			if res.code != 0 {
+				t.Fatalf("exit status %d: %s", res.code, res.stderr)
+			}
+			var p profiles.Profile
+			if err := json.Unmarshal([]byte(res.stdout), &p); err != nil {
+				t.Fatalf("stdout is not a profile: %v\n%s", err, res.stdout)
+			}
+			if got := slices.Contains(allowed(&p), "mkdirat"); got != tc.denied {
+				t.Errorf("denied mkdirat in the profile: got %v, want %v", got, tc.denied)
+			}
+			if !strings.Contains(res.stderr, tc.stderr) {
+				t.Errorf("stderr: got\n%s\nwant %q", res.stderr, tc.stderr)
+			}
+		})
+	}
+	if res := sysrec(t, "record", "--capture-denied", "sometimes", "--", wl); res.code != 2 || !strings.Contains(res.stderr, "want auto, seccomp-entry, sys-exit or none") {
+		t.Errorf("bad --capture-denied: got %d, %q; want 2 and the choices", res.code, res.stderr)
+	}
+}
+
 func TestRecordToStdout(t *testing.T) {
 	testenv.RequireBPF(t)
 	wl := testenv.Workload(t)

@@ -44,6 +44,7 @@ func recordCommand() *cli.Command {
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "-", Usage: "write the profile to `FILE` (- for stdout)"},
 			&cli.StringFlag{Name: "default-action", Value: "errno", Usage: "`ACTION` for syscalls that were not recorded: errno, log, kill-process, kill-thread or trap"},
 			&cli.StringFlag{Name: "kernel-btf", Value: recorder.DefaultKernelBTF, Usage: "kernel BTF `FILE`, for a host /sys mounted elsewhere"},
+			&cli.StringFlag{Name: "capture-denied", Value: "auto", Usage: "how to record the syscalls that a seccomp filter the workload already runs under denies (they never reach the tracepoint): `MODE` auto (seccomp-entry where the kernel allows fentry, else none), seccomp-entry, sys-exit (works everywhere; one more eBPF program on every syscall of every task) or none"},
 			&cli.BoolFlag{Name: "containers", Usage: "record every container on this node instead of a command, one profile per workload container"},
 			&cli.StringSliceFlag{Name: "namespace", Usage: "with --containers: only pods in `NS` (repeatable)"},
 			&cli.StringFlag{Name: "pod", Usage: "with --containers: only pods whose name matches `REGEX`"},
@@ -69,8 +70,12 @@ func record(c *cli.Context) error {
 	if _, err := profiles.Generate(nil, action); err != nil {
 		return usageError("--default-action: %w", err)
 	}
+	capture, err := recorder.ParseFilterCapture(c.String("capture-denied"))
+	if err != nil {
+		return usageError("--capture-denied: %w", err)
+	}
 	if c.Bool("containers") {
-		return recordContainers(c, log, action)
+		return recordContainers(c, log, action, capture)
 	}
 	argv := c.Args().Slice()
 	if len(argv) == 0 {
@@ -95,7 +100,7 @@ func record(c *cli.Context) error {
 		defer out.Abort()
 	}
 
-	rec, err := recorder.New(recorder.Options{Logger: log, KernelBTF: c.String("kernel-btf")})
+	rec, err := recorder.New(recorder.Options{Logger: log, KernelBTF: c.String("kernel-btf"), FilterCapture: capture})
 	if err != nil {
 		return err
 	}
@@ -194,7 +199,7 @@ func summary(r *recorder.Recording, p *profiles.Profile, took time.Duration, des
 	}
 	s := fmt.Sprintf("sysrec: %d syscalls (%s) from %d processes, %d threads in %s; profile written to %s",
 		n, strings.Join(arches, ", "), r.Processes, r.Tasks-r.Processes, took.Round(time.Millisecond), dest)
-	if r.Lost.Any() || len(r.Unnamed) > 0 || r.Live > 0 {
+	if r.Lost.Any() || len(r.Unnamed) > 0 || r.Live > 0 || r.Filtered > 0 {
 		s += " (incomplete: see warnings)"
 	}
 	return s
@@ -218,9 +223,21 @@ func warn(log *slog.Logger, rec *recorder.Recorder, r *recorder.Recording) {
 		}
 		log.Warn("syscalls left out of the profile: "+what, "arch", arch, "numbers", nrs)
 	}
+	if r.Filtered > 0 {
+		log.Warn(filteredWarning(rec.FilterCapture()), "tasks", r.Filtered)
+	}
 	if s, err := rec.DropStats(); err == nil && s.TargetMissing > 0 {
 		log.Warn("kernel-side drops: tasks pointed at target slots that did not exist", "count", s.TargetMissing)
 	}
+}
+
+// filteredWarning says what a recording of tasks that ran under a seccomp
+// filter holds, given how the recorder captured what the filter denied.
+func filteredWarning(mode recorder.FilterCapture) string {
+	if mode == recorder.CaptureNone {
+		return "ran under a seccomp filter: the syscalls it denied never reached the recorder and are missing (record unconfined, or with --capture-denied sys-exit)"
+	}
+	return fmt.Sprintf("ran under a seccomp filter: the syscalls it denied were captured (%s), except one that killed the task", mode)
 }
 
 // exitStatus is the status a shell would report for the command.

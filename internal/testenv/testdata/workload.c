@@ -12,12 +12,22 @@
 //   workload wait       reads stdin to its end, then exits
 //   workload loop N     N getppid calls: the benchmark's syscall microloop
 //   workload threads T N  T threads making N getppid calls each
+//   workload filtered   loads a seccomp filter that denies mkdirat with
+//                       EPERM, then calls mkdirat (denied) and getppid;
+//                       exits 0 when mkdirat was denied
 //
 // Every syscall it makes happens on every run: where glibc makes one only
 // sometimes (futex in pthread_join), the workload makes it itself too, so
 // runs under sysrec and under strace make the same set.
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
 #include <linux/futex.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -68,8 +78,36 @@ static void noise(int rounds)
 	}
 }
 
+#if defined(__x86_64__)
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+// filtered runs under a filter that denies mkdirat with EPERM.
+static int filtered(void)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_AUDIT_ARCH, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mkdirat, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {sizeof code / sizeof code[0], code};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+		return 20;
+	long r = syscall(SYS_mkdirat, AT_FDCWD, "/nonexistent/sysrec", 0700);
+	syscall(SYS_getppid); // allowed marker
+	return r == -1 && errno == EPERM ? 0 : 21;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "filtered") == 0)
+		return filtered();
 	if (argc > 1 && strcmp(argv[1], "exec") == 0) {
 		char cwd[4096];
 		syscall(SYS_getcwd, cwd, sizeof cwd); // exec marker
