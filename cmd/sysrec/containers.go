@@ -83,7 +83,7 @@ type index struct {
 	// FilterCapture is how syscalls denied by a filter that a container
 	// already ran under were recorded: seccomp-entry, sys-exit or none.
 	FilterCapture recorder.FilterCapture `json:"filterCapture"`
-	Warnings []string     `json:"warnings,omitempty"`
+	Warnings      []string               `json:"warnings,omitempty"`
 }
 
 // drops counts every place where the kernel side could lose data; all
