@@ -37,6 +37,14 @@ func Skip(t testing.TB, format string, args ...any) {
 	t.Skip(msg)
 }
 
+// RequireRoot skips t unless it runs as root.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Skip(t, "the test needs root")
+	}
+}
+
 // RequireBPF skips t unless it runs as root on a kernel with BTF.
 func RequireBPF(t testing.TB) {
 	t.Helper()

@@ -15,6 +15,8 @@
 //   workload filtered   loads a seccomp filter that denies mkdirat with
 //                       EPERM, then calls mkdirat (denied) and getppid;
 //                       exits 0 when mkdirat was denied
+//   workload logged     loads a filter whose action for uname is
+//                       SECCOMP_RET_LOG, calls uname and prints "pid PID"
 //
 // Every syscall it makes happens on every run: where glibc makes one only
 // sometimes (futex in pthread_join), the workload makes it itself too, so
@@ -84,30 +86,51 @@ static void noise(int rounds)
 #define NATIVE_AUDIT_ARCH AUDIT_ARCH_AARCH64
 #endif
 
-// filtered runs under a filter that denies mkdirat with EPERM.
-static int filtered(void)
+// load_filter makes nr return ret, and allows every other syscall.
+static int load_filter(int nr, unsigned int ret)
 {
 	struct sock_filter code[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_AUDIT_ARCH, 1, 0),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mkdirat, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, ret),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
 	struct sock_fprog prog = {sizeof code / sizeof code[0], code};
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+// filtered runs under a filter that denies mkdirat with EPERM.
+static int filtered(void)
+{
+	if (load_filter(SYS_mkdirat, SECCOMP_RET_ERRNO | EPERM))
 		return 20;
 	long r = syscall(SYS_mkdirat, AT_FDCWD, "/nonexistent/sysrec", 0700);
 	syscall(SYS_getppid); // allowed marker
 	return r == -1 && errno == EPERM ? 0 : 21;
 }
 
+// logged runs under a filter that logs uname.
+static int logged(void)
+{
+	if (load_filter(SYS_uname, SECCOMP_RET_LOG))
+		return 20;
+	struct utsname u;
+	syscall(SYS_uname, &u);
+	char msg[64];
+	int n = snprintf(msg, sizeof msg, "pid %d\n", (int)getpid());
+	write(1, msg, n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "filtered") == 0)
 		return filtered();
+	if (argc > 1 && strcmp(argv[1], "logged") == 0)
+		return logged();
 	if (argc > 1 && strcmp(argv[1], "exec") == 0) {
 		char cwd[4096];
 		syscall(SYS_getcwd, cwd, sizeof cwd); // exec marker
