@@ -50,28 +50,110 @@ func ParseAction(s string) (Action, error) {
 	return "", fmt.Errorf("unknown seccomp action %q: want one of %s", s, strings.Join(short, ", "))
 }
 
-// Profile is a seccomp profile.
+// Profile is a seccomp profile in the moby / containers-common JSON format,
+// which extends the OCI runtime-spec LinuxSeccomp (a subset of it) with
+// archMap, the legacy single "name", comments and conditional
+// includes/excludes. Fields are omitempty so that profiles written by
+// Generate stay minimal.
 type Profile struct {
-	DefaultAction   Action          `json:"defaultAction"`
-	DefaultErrnoRet *uint           `json:"defaultErrnoRet,omitempty"`
-	Architectures   []syscalls.Arch `json:"architectures,omitempty"`
-	Syscalls        []Syscall       `json:"syscalls,omitempty"`
+	DefaultAction    Action          `json:"defaultAction"`
+	DefaultErrnoRet  *uint           `json:"defaultErrnoRet,omitempty"`
+	DefaultErrno     string          `json:"defaultErrno,omitempty"` // containers-common: an errno name, overrides defaultErrnoRet
+	Architectures    []syscalls.Arch `json:"architectures,omitempty"`
+	ArchMap          []ArchMap       `json:"archMap,omitempty"`
+	Flags            []Flag          `json:"flags,omitempty"`
+	ListenerPath     string          `json:"listenerPath,omitempty"`
+	ListenerMetadata string          `json:"listenerMetadata,omitempty"`
+	Syscalls         []Syscall       `json:"syscalls,omitempty"`
 }
 
+// ArchMap names a native architecture and the sub-architectures (compat
+// ABIs) that runtimes add to the filter with it.
+type ArchMap struct {
+	Arch      syscalls.Arch   `json:"architecture"`
+	SubArches []syscalls.Arch `json:"subArchitectures"`
+}
+
+// Flag is a seccomp filter flag, spelled as in the JSON.
+type Flag string
+
+// The filter flags that runc and crun know.
+const (
+	FlagTSYNC            Flag = "SECCOMP_FILTER_FLAG_TSYNC"
+	FlagLog              Flag = "SECCOMP_FILTER_FLAG_LOG"
+	FlagSpecAllow        Flag = "SECCOMP_FILTER_FLAG_SPEC_ALLOW"
+	FlagWaitKillableRecv Flag = "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"
+)
+
+// Flags lists every flag that a profile may carry.
+var Flags = []Flag{FlagTSYNC, FlagLog, FlagSpecAllow, FlagWaitKillableRecv}
+
 // Syscall is one rule: an action for a set of syscall names, optionally
-// only when the arguments match.
+// only when the arguments match, and only where Includes match and
+// Excludes do not.
 type Syscall struct {
-	Names    []string `json:"names"`
+	Names    []string `json:"names,omitempty"`
+	Name     string   `json:"name,omitempty"` // legacy single name (moby); Parse keeps it as written
 	Action   Action   `json:"action"`
 	ErrnoRet *uint    `json:"errnoRet,omitempty"`
+	Errno    string   `json:"errno,omitempty"` // containers-common: an errno name, overrides errnoRet
 	Args     []Arg    `json:"args,omitempty"`
 	Comment  string   `json:"comment,omitempty"`
+	Includes *Filter  `json:"includes,omitempty"`
+	Excludes *Filter  `json:"excludes,omitempty"`
+}
+
+// OCI reports whether p uses only what the OCI runtime-spec LinuxSeccomp
+// has (no archMap, legacy name, errno names, comments or filters), so that
+// it can go into a runtime spec's linux.seccomp as is.
+func (p *Profile) OCI() bool {
+	if len(p.ArchMap) > 0 || p.DefaultErrno != "" {
+		return false
+	}
+	for _, s := range p.Syscalls {
+		if s.Name != "" || s.Errno != "" || s.Comment != "" || s.Includes != nil || s.Excludes != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// AllNames returns the rule's names, the legacy Name included.
+func (s *Syscall) AllNames() []string {
+	if s.Name == "" {
+		return s.Names
+	}
+	return append([]string{s.Name}, s.Names...)
+}
+
+// Filter selects where a rule applies: in Includes every non-empty field
+// must match, in Excludes any matching field drops the rule (as moby and
+// containers-common apply them).
+type Filter struct {
+	Caps      []string `json:"caps,omitempty"`
+	Arches    []string `json:"arches,omitempty"`
+	MinKernel string   `json:"minKernel,omitempty"` // "4.8": kernel and major revision
 }
 
 // Operator compares a syscall argument.
 type Operator string
 
-// Arg is a condition on one syscall argument.
+// The comparison operators of libseccomp.
+const (
+	OpNotEqual     Operator = "SCMP_CMP_NE"
+	OpLessThan     Operator = "SCMP_CMP_LT"
+	OpLessEqual    Operator = "SCMP_CMP_LE"
+	OpEqualTo      Operator = "SCMP_CMP_EQ"
+	OpGreaterEqual Operator = "SCMP_CMP_GE"
+	OpGreaterThan  Operator = "SCMP_CMP_GT"
+	OpMaskedEqual  Operator = "SCMP_CMP_MASKED_EQ"
+)
+
+// Operators lists every operator.
+var Operators = []Operator{OpNotEqual, OpLessThan, OpLessEqual, OpEqualTo, OpGreaterEqual, OpGreaterThan, OpMaskedEqual}
+
+// Arg is a condition on one syscall argument. For SCMP_CMP_MASKED_EQ,
+// Value is the mask and ValueTwo the datum: (arg & Value) == ValueTwo.
 type Arg struct {
 	Index    uint     `json:"index"`
 	Value    uint64   `json:"value"`
