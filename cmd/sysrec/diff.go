@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sysrec/sysrec/cri"
+	"github.com/sysrec/sysrec/profiles"
+	"github.com/sysrec/sysrec/syscalls"
+)
+
+// runtimeDefault names the runtimes' default profiles as a DEPLOYED
+// argument, as the kubelet's seccompProfile type RuntimeDefault does.
+const runtimeDefault = "runtime/default"
+
+func diffCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "diff",
+		Usage:     "check a recorded profile against the profile a workload is deployed with",
+		ArgsUsage: "RECORDED DEPLOYED",
+		Description: "diff evaluates every syscall that RECORDED allows (what sysrec saw the\n" +
+			"workload use) with the DEPLOYED profile, and lists for each one its\n" +
+			"verdict and the rule that decides it:\n\n" +
+			"  denied       the deployed profile never lets it run: the workload would\n" +
+			"               break (diff then exits with status 1)\n" +
+			"  conditional  allowed only for some argument values\n" +
+			"  allowed      allowed\n" +
+			"  unused       allowed, but the workload did not use it: the deployed\n" +
+			"               profile could be tightened\n\n" +
+			"DEPLOYED is a profile file; runtime/default, for the default profiles of\n" +
+			"containerd, CRI-O and Docker, each compared in turn; runtime/default:NAME\n" +
+			"for one of them (containerd, crio, docker); or container:ID, the profile\n" +
+			"that the runtime enforces on a running container, read through CRI.\n\n" +
+			"Profiles that depend on capabilities are evaluated for a container with\n" +
+			"the runtimes' default capabilities, and those that --cap adds.\n\n" +
+			"Examples:\n   sysrec diff web.json runtime/default\n" +
+			"   sysrec diff --cap CAP_NET_ADMIN -o json web.json container:4f2a9c",
+		Flags: []cli.Flag{
+			outputFlag(),
+			&cli.StringSliceFlag{Name: "arch", Usage: "compare only architecture `ARCH` (x86_64, x86, aarch64 or SCMP_ARCH_...; repeatable)"},
+			&cli.StringSliceFlag{Name: "cap", Usage: "the container also has capability `CAP` (repeatable)"},
+			&cli.StringFlag{Name: "runtime-endpoint", Usage: "for container:ID, the CRI `ENDPOINT` (default: containerd's, then CRI-O's socket)"},
+		},
+		Action: diff,
+	}
+}
+
+// diffReport is what diff prints with -o json and -o yaml.
+type diffReport struct {
+	Recorded    string      `json:"recorded"`
+	Comparisons []diffEntry `json:"comparisons"`
+}
+
+type diffEntry struct {
+	Deployed string `json:"deployed"`
+	profiles.Comparison
+}
+
+func diff(c *cli.Context) error {
+	format, err := checkOutput(c)
+	if err != nil {
+		return err
+	}
+	if c.NArg() != 2 {
+		return usageError("diff: want RECORDED and DEPLOYED, got %d arguments: usage: sysrec diff [-o FORMAT] RECORDED DEPLOYED", c.NArg())
+	}
+	opts := profiles.CompareOptions{Caps: profiles.DefaultCaps}
+	for _, a := range c.StringSlice("arch") {
+		arch := syscalls.Arch(strings.ToUpper(a))
+		if !strings.HasPrefix(string(arch), "SCMP_ARCH_") {
+			arch = "SCMP_ARCH_" + arch
+		}
+		if !syscalls.Known(arch) {
+			return usageError("--arch %q: want one of x86_64, x86, aarch64", a)
+		}
+		opts.Arches = append(opts.Arches, arch)
+	}
+	if caps := c.StringSlice("cap"); len(caps) > 0 {
+		opts.Caps = append([]string(nil), profiles.DefaultCaps...)
+		for _, cp := range caps {
+			cp = strings.ToUpper(cp)
+			if !strings.HasPrefix(cp, "CAP_") {
+				cp = "CAP_" + cp
+			}
+			opts.Caps = append(opts.Caps, cp)
+		}
+	}
+	recordedPath, deployedArg := c.Args().Get(0), c.Args().Get(1)
+	recorded, err := profiles.ParseFile(recordedPath)
+	if err != nil {
+		return err
+	}
+	deployed, err := deployedProfiles(c.Context, deployedArg, c.String("runtime-endpoint"))
+	if err != nil {
+		return err
+	}
+	report := diffReport{Recorded: recordedPath}
+	for _, d := range deployed {
+		cmp, err := profiles.Compare(recorded, d.profile, opts)
+		if err != nil {
+			return fmt.Errorf("comparing %s with %s: %w", recordedPath, d.name, err)
+		}
+		report.Comparisons = append(report.Comparisons, diffEntry{Deployed: d.name, Comparison: *cmp})
+	}
+	err = writeOutput(c.App.Writer, format, report, func(w *tabwriter.Writer) {
+		fmt.Fprintln(w, "DEPLOYED\tARCH\tSYSCALL\tVERDICT\tDECIDED BY")
+		for _, e := range report.Comparisons {
+			for _, ac := range e.Arches {
+				for _, v := range ac.Syscalls {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.Deployed, strings.TrimPrefix(string(ac.Arch), "SCMP_ARCH_"), v.Name, v.Verdict, decidedBy(v.Decisions))
+				}
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	var broken []string
+	for _, e := range report.Comparisons {
+		n := e.Counts
+		fmt.Fprintf(c.App.ErrWriter, "%s: %d denied, %d conditional, %d allowed, %d allowed but unused\n", e.Deployed,
+			n[profiles.VerdictDenied], n[profiles.VerdictConditional], n[profiles.VerdictAllowed], n[profiles.VerdictUnused])
+		if n[profiles.VerdictDenied] > 0 {
+			broken = append(broken, fmt.Sprintf("%s denies %d", e.Deployed, n[profiles.VerdictDenied]))
+		}
+	}
+	if len(broken) > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("the workload would break: %s of the syscalls it used (see the denied rows)", strings.Join(broken, ", "))}
+	}
+	return nil
+}
+
+// decidedBy spells the decisions of a verdict: "syscalls[3] (comment):
+// SCMP_ACT_ALLOW; defaultAction: SCMP_ACT_ERRNO(1)".
+func decidedBy(ds []profiles.RuleDecision) string {
+	var parts []string
+	for _, d := range ds {
+		var by string
+		switch d.Rule {
+		case profiles.RuleDefault:
+			by = "defaultAction"
+		case profiles.RuleBadArch:
+			by = "architecture not in the filter"
+		case profiles.RuleENOSYS:
+			by = "runc's ENOSYS stub (newer than every syscall the profile names)"
+		default:
+			by = fmt.Sprintf("syscalls[%d]", d.Rule)
+			if d.Comment != "" {
+				by += " (" + d.Comment + ")"
+			}
+		}
+		act := string(d.Action)
+		if d.Action == profiles.ActErrno || d.Action == profiles.ActTrace {
+			act += fmt.Sprintf("(%d)", d.ErrnoRet)
+		}
+		parts = append(parts, by+": "+act)
+	}
+	return strings.Join(parts, "; ")
+}
+
+type namedProfile struct {
+	name    string
+	profile *profiles.Profile
+}
+
+// deployedProfiles resolves diff's DEPLOYED argument.
+func deployedProfiles(ctx context.Context, arg, endpoint string) ([]namedProfile, error) {
+	switch {
+	case arg == runtimeDefault || strings.HasPrefix(arg, runtimeDefault+":"):
+		names := profiles.Runtimes
+		if rt, ok := strings.CutPrefix(arg, runtimeDefault+":"); ok {
+			names = []string{rt}
+		}
+		var out []namedProfile
+		for _, rt := range names {
+			p, err := profiles.RuntimeDefault(rt)
+			if err != nil {
+				return nil, usageError("%s: %w", arg, err)
+			}
+			out = append(out, namedProfile{runtimeDefault + ":" + rt, p})
+		}
+		return out, nil
+	case strings.HasPrefix(arg, "container:"):
+		id := strings.TrimPrefix(arg, "container:")
+		if id == "" {
+			return nil, usageError("%s: want container:ID", arg)
+		}
+		p, err := containerProfile(ctx, id, endpoint)
+		if err != nil {
+			return nil, err
+		}
+		return []namedProfile{{arg, p}}, nil
+	}
+	p, err := profiles.ParseFile(arg)
+	if err != nil {
+		return nil, err
+	}
+	return []namedProfile{{arg, p}}, nil
+}
+
+// containerProfile reads the profile a running container is confined by.
+func containerProfile(ctx context.Context, id, endpoint string) (*profiles.Profile, error) {
+	var client *cri.Client
+	var err error
+	if endpoint != "" {
+		client, err = cri.Dial(ctx, endpoint)
+	} else {
+		client, err = cri.Detect(ctx, cri.DefaultEndpoints)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+	data, err := client.Seccomp(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if data == nil {
+		// Unconfined: every syscall runs.
+		return &profiles.Profile{DefaultAction: profiles.ActAllow}, nil
+	}
+	p, err := profiles.Parse(data, "container "+id)
+	if err != nil {
+		return nil, fmt.Errorf("the seccomp profile of container %s: %w", id, err)
+	}
+	return p, nil
+}

@@ -1,0 +1,224 @@
+package profiles
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/sysrec/sysrec/syscalls"
+)
+
+// ConflictError says that the profiles given to Merge disagree on a
+// profile-wide setting that only one value can hold.
+type ConflictError struct {
+	// Field is the JSON name of the setting: defaultAction,
+	// defaultErrnoRet (which stands for defaultErrno too), listenerPath or
+	// listenerMetadata.
+	Field string
+	// Values holds each input's value, in the order of the inputs ("" for
+	// an unset defaultErrnoRet).
+	Values []string
+}
+
+func (e *ConflictError) Error() string {
+	var parts []string
+	for i, v := range e.Values {
+		if v == "" {
+			v = "none"
+		}
+		parts = append(parts, fmt.Sprintf("profile %d has %s", i+1, v))
+	}
+	hint := "choose a default action to settle it"
+	if !strings.HasPrefix(e.Field, "default") {
+		hint = "merge only profiles for the same seccomp agent"
+	}
+	return fmt.Sprintf("merging profiles: %s differs (%s): %s", e.Field, strings.Join(parts, ", "), hint)
+}
+
+// Merge returns the union of profiles: a profile that allows what any of
+// them allows, for the union of their architectures. It is meant for the
+// allow-lists that sysrec records, one per run or per replica, that must
+// become one profile for a workload.
+//
+// Rules that differ only in their names (same action, errnoRet, args and
+// any other condition) become one rule with the union of the names;
+// other rules stay distinct. Names are sorted and rules ordered by their
+// condition, so the result does not depend on the order of profiles.
+//
+// Architectures, archMap entries and flags are unioned. The inputs must
+// agree on listenerPath and listenerMetadata, and on defaultAction and
+// defaultErrnoRet unless defaultAction is given (non-empty): then it wins,
+// and defaultErrnoRet is kept only where every input has the same one. A
+// disagreement is a *ConflictError.
+func Merge(profiles []*Profile, defaultAction Action) (*Profile, error) {
+	if len(profiles) == 0 {
+		return nil, fmt.Errorf("merging profiles: no profile given")
+	}
+	out := &Profile{}
+	actions := make([]string, len(profiles))
+	errnos := make([]string, len(profiles))
+	for i, p := range profiles {
+		actions[i] = string(p.DefaultAction)
+		switch {
+		case p.DefaultErrno != "":
+			errnos[i] = p.DefaultErrno // overrides defaultErrnoRet
+		case p.DefaultErrnoRet != nil:
+			errnos[i] = strconv.FormatUint(uint64(*p.DefaultErrnoRet), 10)
+		}
+	}
+	errnoAgrees := allEqual(errnos)
+	if defaultAction != "" {
+		a, err := ParseAction(string(defaultAction))
+		if err != nil {
+			return nil, fmt.Errorf("merging profiles: %w", err)
+		}
+		out.DefaultAction = a
+	} else {
+		if !allEqual(actions) {
+			return nil, &ConflictError{Field: "defaultAction", Values: actions}
+		}
+		if !errnoAgrees {
+			return nil, &ConflictError{Field: "defaultErrnoRet", Values: errnos}
+		}
+		out.DefaultAction = profiles[0].DefaultAction
+	}
+	if errnoAgrees {
+		out.DefaultErrno = profiles[0].DefaultErrno
+		if r := profiles[0].DefaultErrnoRet; r != nil && out.DefaultErrno == "" {
+			v := *r
+			out.DefaultErrnoRet = &v
+		}
+	}
+
+	for _, f := range []struct {
+		field string
+		value func(*Profile) string
+		set   func(string)
+	}{
+		{"listenerPath", func(p *Profile) string { return p.ListenerPath }, func(v string) { out.ListenerPath = v }},
+		{"listenerMetadata", func(p *Profile) string { return p.ListenerMetadata }, func(v string) { out.ListenerMetadata = v }},
+	} {
+		vs := make([]string, len(profiles))
+		for i, p := range profiles {
+			vs[i] = f.value(p)
+		}
+		if !allEqual(vs) {
+			return nil, &ConflictError{Field: f.field, Values: vs}
+		}
+		f.set(vs[0])
+	}
+
+	arches := map[syscalls.Arch]bool{}
+	subArches := map[syscalls.Arch]map[syscalls.Arch]bool{}
+	flags := map[Flag]bool{}
+	type group struct {
+		key      string
+		rule     Syscall
+		names    map[string]bool
+		comments map[string]bool
+	}
+	groups := map[string]*group{}
+	for _, p := range profiles {
+		for _, a := range p.Architectures {
+			arches[a] = true
+		}
+		for _, m := range p.ArchMap {
+			if subArches[m.Arch] == nil {
+				subArches[m.Arch] = map[syscalls.Arch]bool{}
+			}
+			for _, s := range m.SubArches {
+				subArches[m.Arch][s] = true
+			}
+		}
+		for _, f := range p.Flags {
+			flags[f] = true
+		}
+		for _, r := range p.Syscalls {
+			key, err := conditionKey(r)
+			if err != nil {
+				return nil, err
+			}
+			g := groups[key]
+			if g == nil {
+				g = &group{key: key, rule: r, names: map[string]bool{}, comments: map[string]bool{}}
+				groups[key] = g
+			}
+			for _, n := range r.AllNames() {
+				g.names[n] = true
+			}
+			if r.Comment != "" {
+				g.comments[r.Comment] = true
+			}
+		}
+	}
+	for a := range arches {
+		out.Architectures = append(out.Architectures, a)
+	}
+	slices.Sort(out.Architectures)
+	for _, a := range sortedKeys(subArches) {
+		out.ArchMap = append(out.ArchMap, ArchMap{Arch: a, SubArches: sortedKeys(subArches[a])})
+	}
+	out.Flags = sortedKeys(flags)
+
+	list := make([]*group, 0, len(groups))
+	for _, g := range groups {
+		list = append(list, g)
+	}
+	// Allow rules first, unconditional ones first, as sysrec writes them;
+	// then by condition.
+	sort.Slice(list, func(i, j int) bool {
+		ai, aj := list[i].rule.Action == ActAllow, list[j].rule.Action == ActAllow
+		if ai != aj {
+			return ai
+		}
+		ci, cj := len(list[i].rule.Args) > 0, len(list[j].rule.Args) > 0
+		if ci != cj {
+			return cj
+		}
+		return list[i].key < list[j].key
+	})
+	for _, g := range list {
+		r := g.rule
+		r.Names, r.Name = sortedKeys(g.names), ""
+		r.Comment = strings.Join(sortedKeys(g.comments), "; ")
+		out.Syscalls = append(out.Syscalls, r)
+	}
+	return out, nil
+}
+
+// conditionKey identifies everything about a rule but its names and
+// comment: rules with equal keys decide alike and can share one name list.
+// It is the rule's JSON, so conditions the model gains later take part
+// without change here.
+func conditionKey(r Syscall) (string, error) {
+	r.Names, r.Name, r.Comment = nil, "", ""
+	b, err := json.Marshal(r)
+	if err != nil {
+		return "", fmt.Errorf("merging profiles: encoding a rule for %s: %w", r.Action, err)
+	}
+	return string(b), nil
+}
+
+func allEqual(vs []string) bool {
+	for _, v := range vs {
+		if v != vs[0] {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedKeys[K ~string, V any](m map[K]V) []K {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make([]K, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
