@@ -1,0 +1,307 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"sigs.k8s.io/yaml"
+
+	"github.com/sysrec/sysrec/cri"
+	"github.com/sysrec/sysrec/internal/atomicfile"
+	"github.com/sysrec/sysrec/profiles"
+	"github.com/sysrec/sysrec/syscalls"
+	"github.com/sysrec/sysrec/violations"
+)
+
+func violationsCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "violations",
+		Usage:     "list the kernel's seccomp audit records: what a LOG profile logged, or a filter killed or denied",
+		ArgsUsage: " ",
+		Description: "violations reads the kernel's seccomp audit records (type=1326), names\n" +
+			"each syscall for its architecture, and attributes its process to a\n" +
+			"container and workload through CRI while the process still runs.\n\n" +
+			"Roll a profile out in stages: deploy it with defaultAction SCMP_ACT_LOG\n" +
+			"(sysrec record --default-action log), run the workload, then add what\n" +
+			"was logged:\n\n" +
+			"   sysrec violations --since 1h --into profile.json\n\n" +
+			"Sources: kmsg (the kernel log, the default; printk's rate limit keeps\n" +
+			"records past 10 in 5 s out of it, and sysrec says how many), audit (the\n" +
+			"audit netlink multicast group: every record, live only, with --follow)\n" +
+			"and journal (journalctl -k).",
+		Flags: []cli.Flag{
+			outputFlag(),
+			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new records until SIGINT or SIGTERM"},
+			&cli.StringFlag{Name: "since", Usage: "only records from `T` on: a time (RFC 3339) or a duration ago (10m)"},
+			&cli.StringFlag{Name: "source", Value: "kmsg", Usage: "read `SOURCE`: kmsg, audit or journal"},
+			&cli.StringFlag{Name: "runtime-endpoint", Usage: "the CRI `ENDPOINT` that attributes processes to containers (default: containerd's, then CRI-O's socket; none: don't)"},
+			&cli.StringFlag{Name: "into", Usage: "add the logged syscalls to the allow list of profile `FILE` (rewritten atomically)"},
+		},
+		Action: listViolations,
+	}
+}
+
+// violation is a record, with the container of its process where known.
+type violation struct {
+	violations.Record
+	Container string `json:"container,omitempty"`
+	Pod       string `json:"pod,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	Workload  string `json:"workload,omitempty"`
+}
+
+func listViolations(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageError("violations takes no arguments; got %q", c.Args().First())
+	}
+	log, err := logger(c)
+	if err != nil {
+		return err
+	}
+	format, err := checkOutput(c)
+	if err != nil {
+		return err
+	}
+	src, err := violations.ParseSource(c.String("source"))
+	if err != nil {
+		return usageError("--source: %w", err)
+	}
+	since, err := parseSince(c.String("since"), time.Now())
+	if err != nil {
+		return usageError("--since: %w", err)
+	}
+	var into *profiles.Profile
+	if path := c.String("into"); path != "" {
+		if into, err = profiles.ParseFile(path); err != nil {
+			return fmt.Errorf("reading the profile to add to: %w", err)
+		}
+	}
+	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	attr := newAttributor(ctx, c.String("runtime-endpoint"), log)
+	defer attr.close()
+
+	var (
+		all    []violation
+		stream = newStream(c.App.Writer, format, c.Bool("follow"))
+	)
+	st, err := violations.Read(ctx, violations.Options{Source: src, Follow: c.Bool("follow"), Since: since}, func(r violations.Record) error {
+		v := attr.attribute(ctx, r)
+		all = append(all, v)
+		return stream.write(v)
+	})
+	if err != nil && !(c.Bool("follow") && errors.Is(err, context.Canceled)) {
+		return err
+	}
+	if !c.Bool("follow") {
+		if all == nil {
+			all = []violation{}
+		}
+		if err := writeOutput(c.App.Writer, format, all, func(tw *tabwriter.Writer) {
+			fmt.Fprintln(tw, violationHeader)
+			for _, v := range all {
+				fmt.Fprintln(tw, v.row())
+			}
+		}); err != nil {
+			return err
+		}
+	}
+	if st.Suppressed > 0 {
+		log.Warn("the kernel log's rate limit suppressed records; read them all with --source audit --follow", "suppressed", st.Suppressed)
+	}
+	if st.Lost > 0 {
+		log.Warn("the audit subsystem lost records", "lost", st.Lost)
+	}
+	if into != nil {
+		return addToProfile(c.String("into"), into, all, c.App.ErrWriter)
+	}
+	return nil
+}
+
+// parseSince reads --since: an RFC 3339 time, or a duration before now.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		if d < 0 {
+			return time.Time{}, fmt.Errorf("%q: want a positive duration", s)
+		}
+		return now.Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q: want a time as 2006-01-02T15:04:05Z or a duration as 10m", s)
+	}
+	return t, nil
+}
+
+const violationHeader = "TIME\tPID\tCOMM\tARCH\tSYSCALL\tACTION\tCONTAINER"
+
+func (v violation) row() string {
+	name := v.Syscall
+	if name == "" {
+		name = fmt.Sprintf("#%d", v.Number)
+	}
+	ctr := "-"
+	if v.Container != "" {
+		ctr = v.Namespace + "/" + v.Pod + "/" + v.Container
+	}
+	return fmt.Sprintf("%s\t%d\t%s\t%s\t%s\t%s\t%s", v.Time.Local().Format(time.DateTime), v.PID, v.Comm, v.Arch, name, v.Action, ctr)
+}
+
+// stream prints records as they arrive in --follow mode: JSON lines, YAML
+// documents, or table rows under one header.
+type stream struct {
+	w       io.Writer
+	format  string
+	on      bool
+	started bool
+}
+
+func newStream(w io.Writer, format string, follow bool) *stream {
+	return &stream{w: w, format: format, on: follow}
+}
+
+func (s *stream) write(v violation) error {
+	if !s.on {
+		return nil
+	}
+	switch s.format {
+	case "json":
+		data, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(s.w, "%s\n", data)
+		return err
+	case "yaml":
+		data, err := yaml.Marshal(v)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(s.w, "---\n%s", data)
+		return err
+	}
+	// Rows are not buffered for alignment: fixed tab stops instead.
+	tw := tabwriter.NewWriter(s.w, 20, 8, 1, ' ', 0)
+	if !s.started {
+		fmt.Fprintln(tw, violationHeader)
+		s.started = true
+	}
+	fmt.Fprintln(tw, v.row())
+	return tw.Flush()
+}
+
+// attributor names the container of a record's process through CRI, once
+// per pid.
+type attributor struct {
+	client *cri.Client
+	cache  map[int]*cri.Container
+}
+
+func newAttributor(ctx context.Context, endpoint string, log *slog.Logger) *attributor {
+	a := &attributor{cache: map[int]*cri.Container{}}
+	var err error
+	switch endpoint {
+	case "none":
+	case "":
+		a.client, err = cri.Detect(ctx, cri.DefaultEndpoints)
+		if err != nil {
+			log.Debug("no CRI runtime answered; processes are not attributed to containers", "err", err)
+		}
+	default:
+		if a.client, err = cri.Dial(ctx, endpoint); err != nil {
+			log.Warn("processes are not attributed to containers", "err", err)
+		}
+	}
+	return a
+}
+
+func (a *attributor) close() {
+	if a.client != nil {
+		a.client.Close()
+	}
+}
+
+func (a *attributor) attribute(ctx context.Context, r violations.Record) violation {
+	v := violation{Record: r}
+	info, seen := a.cache[r.PID]
+	if !seen {
+		if id, _, ok, err := cri.ContainerIDOfPID("/proc", r.PID); err == nil && ok && a.client != nil {
+			info, _ = a.client.Container(ctx, id)
+		}
+		a.cache[r.PID] = info
+	}
+	if info != nil {
+		v.Container, v.Pod, v.Namespace, v.Workload = info.Name, info.PodName, info.PodNamespace, info.Workload
+	}
+	return v
+}
+
+// addToProfile adds the syscalls of vs to the allow list of p, read from
+// path, and rewrites path.
+func addToProfile(path string, p *profiles.Profile, vs []violation, stderr io.Writer) error {
+	add := map[syscalls.Arch][]string{}
+	var unnamed int
+	for _, v := range vs {
+		if v.Syscall == "" {
+			unnamed++
+			continue
+		}
+		add[v.Arch] = append(add[v.Arch], v.Syscall)
+	}
+	if unnamed > 0 {
+		fmt.Fprintf(stderr, "sysrec: %d records name syscalls that sysrec's tables lack; they are not added\n", unnamed)
+	}
+	extra, err := profiles.Generate(add, p.DefaultAction)
+	if err != nil {
+		return fmt.Errorf("adding to %s: %w", path, err)
+	}
+	merged, err := profiles.Merge([]*profiles.Profile{p, extra}, p.DefaultAction)
+	if err != nil {
+		return fmt.Errorf("adding to %s: %w", path, err)
+	}
+	data, err := profiles.Marshal(merged)
+	if err != nil {
+		return err
+	}
+	before, after := allowedNames(p), allowedNames(merged)
+	if err := atomicfile.WriteFile(path, data, filePerm(path)); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "sysrec: %d syscalls added to %s\n", after-before, path)
+	return nil
+}
+
+// allowedNames counts the distinct names that unconditional allow rules
+// hold.
+func allowedNames(p *profiles.Profile) int {
+	seen := map[string]bool{}
+	for _, s := range p.Syscalls {
+		if s.Action == profiles.ActAllow && len(s.Args) == 0 {
+			for _, n := range s.Names {
+				seen[n] = true
+			}
+		}
+	}
+	return len(seen)
+}
+
+// filePerm keeps an existing file's permissions.
+func filePerm(path string) os.FileMode {
+	if fi, err := os.Stat(path); err == nil {
+		return fi.Mode().Perm()
+	}
+	return 0o644
+}

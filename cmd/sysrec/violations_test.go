@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sysrec/sysrec/internal/testenv"
+	"github.com/sysrec/sysrec/profiles"
+	"github.com/sysrec/sysrec/syscalls"
+)
+
+// logged runs the workload under a filter that logs uname and returns its
+// pid.
+func logged(t *testing.T) int {
+	t.Helper()
+	out, err := exec.Command(testenv.Workload(t), "logged").Output()
+	if err != nil {
+		t.Fatalf("workload logged: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(string(out), "pid ")))
+	if err != nil {
+		t.Fatalf("workload logged printed %q", out)
+	}
+	return pid
+}
+
+// A real LOG record is listed, named, and merged into a profile with
+// --into.
+func TestViolations(t *testing.T) {
+	testenv.RequireRoot(t)
+	native, _, err := syscalls.Host()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := logged(t)
+
+	res := sysrec(t, "violations", "--since", "1m", "--runtime-endpoint", "none", "-o", "json")
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	var list []violation
+	if err := json.Unmarshal([]byte(res.stdout), &list); err != nil {
+		t.Fatalf("-o json: %v\n%s", err, res.stdout)
+	}
+	i := slices.IndexFunc(list, func(v violation) bool { return v.PID == pid })
+	if i < 0 {
+		t.Fatalf("no record of pid %d in %s", pid, res.stdout)
+	}
+	if v := list[i]; v.Syscall != "uname" || v.Arch != native || v.Action != "SCMP_ACT_LOG" || v.Comm != "workload" {
+		t.Errorf("got %+v, want uname logged on %s by workload", v, native)
+	}
+
+	table := sysrec(t, "violations", "--since", "1m", "--runtime-endpoint", "none")
+	if table.code != 0 || !strings.Contains(table.stdout, "SYSCALL") || !strings.Contains(table.stdout, strconv.Itoa(pid)) {
+		t.Errorf("table: exit %d, got\n%s", table.code, table.stdout)
+	}
+
+	// --into adds what was logged to a profile that lacks it.
+	p, err := profiles.Generate(map[syscalls.Arch][]string{native: {"read", "write"}}, profiles.ActLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := profiles.Marshal(p)
+	path := filepath.Join(t.TempDir(), "profile.json")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	into := sysrec(t, "violations", "--since", "1m", "--runtime-endpoint", "none", "--into", path)
+	if into.code != 0 || !strings.Contains(into.stderr, "added to "+path) {
+		t.Fatalf("--into: exit %d, stderr %s", into.code, into.stderr)
+	}
+	got, _ := readProfile(t, path)
+	if names := allowed(got); !slices.Contains(names, "uname") || !slices.Contains(names, "read") {
+		t.Errorf("after --into: got %v, want read and write plus uname", names)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("after --into: got mode %v, %v; want 0600 kept", fi.Mode(), err)
+	}
+}
+
+// --follow with the audit source prints each new record as a JSON line.
+func TestViolationsFollow(t *testing.T) {
+	testenv.RequireRoot(t)
+	cmd := sysrecCmd(t, "violations", "--follow", "--source", "audit", "--runtime-endpoint", "none", "-o", "json")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	startGroup(t, cmd)
+	time.Sleep(300 * time.Millisecond) // joined the group by then
+	pid := logged(t)
+	lines := bufio.NewScanner(out)
+	deadline := time.AfterFunc(10*time.Second, func() { cmd.Process.Kill() })
+	defer deadline.Stop()
+	found := false
+	for !found && lines.Scan() {
+		var v violation
+		if err := json.Unmarshal(lines.Bytes(), &v); err != nil {
+			t.Fatalf("not a JSON line: %q", lines.Text())
+		}
+		found = v.PID == pid && v.Syscall == "uname"
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	err = cmd.Wait()
+	if !found {
+		t.Fatalf("no JSON line for pid %d", pid)
+	}
+	if err != nil {
+		t.Errorf("after SIGINT: got %v, want exit 0", err)
+	}
+}
+
+func TestViolationsUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"violations", "--source", "syslog"}, "want kmsg, audit or journal"},
+		{[]string{"violations", "--since", "yesterday"}, "want a time as"},
+		{[]string{"violations", "-o", "xml"}, "-o"},
+		{[]string{"violations", "extra"}, "takes no arguments"},
+	} {
+		res := sysrec(t, tc.args...)
+		if res.code != 2 || !strings.Contains(res.stderr, tc.want) {
+			t.Errorf("%v: got exit %d, %q; want 2 and %q", tc.args, res.code, res.stderr, tc.want)
+		}
+	}
+}
