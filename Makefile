@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin/sysrec
 
-.PHONY: all build demo test lint generate check-generated deps bench clean
+.PHONY: all build demo test fuzz lint generate check-generated deps bench clean
 
 all: build
 
@@ -36,6 +36,12 @@ test: lint check-generated
 	containerd=$$(scripts/containerd.sh start) && crio=$$(scripts/crio.sh start) && \
 	SYSREC_CONTAINERD_ENDPOINT=$$containerd SYSREC_CRIO_ENDPOINT=$$crio $(GO) test -count=1 ./...; \
 	status=$$?; scripts/crio.sh stop; scripts/containerd.sh stop; exit $$status
+	$(MAKE) fuzz FUZZTIME=15s
+
+# Fuzzes the profile parser (FUZZTIME=10m for a longer run).
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./profiles
 
 # Measures sysrec against no tracer, an empty sys_enter program, strace,
 # bpftrace and perf trace; prints the table and writes docs/benchmarks.md.
