@@ -43,6 +43,7 @@ func checkRecord(t *testing.T, r Record, pid int) {
 // A real SCMP_ACT_LOG record is read back from the kernel log.
 func TestReadKmsg(t *testing.T) {
 	testenv.RequireRoot(t)
+	testenv.WaitKernelLogBudget(t)
 	since := time.Now().Add(-2 * time.Second)
 	pid := runLogged(t)
 	var got []Record

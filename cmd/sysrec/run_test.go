@@ -133,6 +133,7 @@ func TestRunAuditStage(t *testing.T) {
 	lacking.DefaultErrnoRet = nil
 	path := writeProfile(t, t.TempDir(), "profile.json", lacking)
 
+	testenv.WaitKernelLogBudget(t)
 	res := sysrec(t, append([]string{"run", "--profile", path, "--"}, append(cmd, "b")...)...)
 	if res.code != 0 || !strings.Contains(res.stdout, "made") {
 		t.Fatalf("under the LOG profile: got exit %d, %q, %q; want mkdir to go through", res.code, res.stdout, res.stderr)

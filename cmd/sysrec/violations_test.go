@@ -41,6 +41,7 @@ func TestViolations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	testenv.WaitKernelLogBudget(t)
 	pid := logged(t)
 
 	res := sysrec(t, "violations", "--since", "1m", "--runtime-endpoint", "none", "-o", "json")
@@ -133,5 +134,47 @@ func TestViolationsUsage(t *testing.T) {
 		if res.code != 2 || !strings.Contains(res.stderr, tc.want) {
 			t.Errorf("%v: got exit %d, %q; want 2 and %q", tc.args, res.code, res.stderr, tc.want)
 		}
+	}
+}
+
+// A record from a container's process is attributed to its pod,
+// namespace and container through CRI, on each runtime.
+func TestViolationsAttribution(t *testing.T) {
+	for _, rt := range testenv.Runtimes {
+		t.Run(rt.Name, func(t *testing.T) {
+			endpoint := rt.Endpoint(t)
+			// The shell itself writes (echo is a builtin), and keeps running,
+			// so its pid can be attributed when the record arrives.
+			profile := writeFile(t, t.TempDir(), "log-write.json",
+				`{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["write"], "action": "SCMP_ACT_LOG"}]}`)
+			cmd := sysrecCmd(t, "violations", "--follow", "--source", "audit", "--runtime-endpoint", endpoint, "-o", "json")
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			startGroup(t, cmd)
+			time.Sleep(300 * time.Millisecond)
+			testenv.RunPod(t, endpoint, testenv.Pod{Name: "logger", Namespace: "sysrec-viol", Seccomp: profile,
+				Command: []string{"/bin/sh", "-c", "while :; do echo x >/dev/null; sleep 0.2; done"}})
+			deadline := time.AfterFunc(15*time.Second, func() { cmd.Process.Kill() })
+			defer deadline.Stop()
+			lines := bufio.NewScanner(out)
+			var got violation
+			for lines.Scan() {
+				var v violation
+				if err := json.Unmarshal(lines.Bytes(), &v); err != nil {
+					t.Fatalf("not a JSON line: %q", lines.Text())
+				}
+				if v.Syscall == "write" && v.Namespace == "sysrec-viol" {
+					got = v
+					break
+				}
+			}
+			cmd.Process.Signal(syscall.SIGINT)
+			cmd.Wait()
+			if got.Pod != "logger" || got.Container != "app" || got.Workload != "logger" || got.Action != "SCMP_ACT_LOG" {
+				t.Errorf("got %+v, want a logged write attributed to sysrec-viol/logger/app", got)
+			}
+		})
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"testing"
 
 	"github.com/sysrec/sysrec/syscalls"
@@ -218,4 +219,20 @@ func nameOf(a syscalls.Arch, nr int) string {
 		return n
 	}
 	return "#" + strconv.Itoa(nr)
+}
+
+// WaitKernelLogBudget sleeps through printk's rate-limit window
+// (/proc/sys/kernel/printk_ratelimit seconds), so that the kernel log
+// takes the next few audit records in full however many earlier tests
+// produced: past 10 records in a window it drops them. Tests that read
+// seccomp records back from the kernel log call it before they make some.
+func WaitKernelLogBudget(t testing.TB) {
+	t.Helper()
+	secs := 5
+	if data, err := os.ReadFile("/proc/sys/kernel/printk_ratelimit"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
+			secs = n
+		}
+	}
+	time.Sleep(time.Duration(secs)*time.Second + 200*time.Millisecond)
 }
