@@ -392,6 +392,23 @@ int BPF_PROG(sys_enter_portable, struct pt_regs *regs, long id)
 	return on_syscall(task, ts->tag, id);
 }
 
+// join_target makes task a live task of target t, with tag: it creates
+// the task's storage, or counts the task as lost when it cannot (out of
+// memory, or another BPF program held the storage lock).
+static __always_inline struct task_state *join_target(struct target *t, struct task_struct *task, __u32 tag)
+{
+	struct task_state *ts = bpf_task_storage_get(&task_states, task, 0,
+						     BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!ts) {
+		__sync_fetch_and_add(&t->lost_tasks, 1);
+		return 0;
+	}
+	ts->tag = tag;
+	ts->last_nr = -1;
+	__sync_fetch_and_add(&t->live, 1);
+	return ts;
+}
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct *child)
 {
@@ -412,16 +429,9 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 	struct target *t = get_target(tag);
 	if (!t)
 		return 0;
-	struct task_state *cs = bpf_task_storage_get(&task_states, child, 0,
-						     BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!cs) {
-		// Out of memory, or another BPF program held the storage lock.
-		__sync_fetch_and_add(&t->lost_tasks, 1);
+	struct task_state *cs = join_target(t, child, tag);
+	if (!cs)
 		return 0;
-	}
-	cs->tag = tag;
-	cs->last_nr = -1;
-	__sync_fetch_and_add(&t->live, 1);
 	// A pending task is counted when it execs: a launcher may fork
 	// children that never do (Go probes pidfd support that way).
 	if (!(tag & TAG_PENDING))
@@ -510,15 +520,9 @@ static __always_inline int start_container(struct task_struct *p)
 	struct target *t = get_target(tag);
 	if (!t)
 		return 0;
-	struct task_state *ts = bpf_task_storage_get(&task_states, p, 0,
-						     BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!ts) {
-		__sync_fetch_and_add(&t->lost_tasks, 1);
+	struct task_state *ts = join_target(t, p, tag);
+	if (!ts)
 		return 0;
-	}
-	ts->tag = tag;
-	ts->last_nr = -1;
-	__sync_fetch_and_add(&t->live, 1);
 	__sync_fetch_and_add(&t->execs, 1);
 	count_task(t, p, ts);
 	long nr = syscall_nr(p);
@@ -626,14 +630,9 @@ int adopt_running(struct bpf_iter__task *ctx)
 	struct target *t = get_target(tag);
 	if (!t)
 		return 0;
-	ts = bpf_task_storage_get(&task_states, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!ts) {
-		__sync_fetch_and_add(&t->lost_tasks, 1);
+	ts = join_target(t, task, tag);
+	if (!ts)
 		return 0;
-	}
-	ts->tag = tag;
-	ts->last_nr = -1;
-	__sync_fetch_and_add(&t->live, 1);
 	__sync_fetch_and_add(&t->adopted, 1);
 	count_task(t, task, ts);
 	return 0;

@@ -60,14 +60,7 @@ func TestContainerRecording(t *testing.T) {
 	for _, rt := range testenv.Runtimes {
 		t.Run(rt.Name, func(t *testing.T) {
 			endpoint := rt.Endpoint(t)
-			root, err := Cgroup2Mount("/proc/self/mounts")
-			if err != nil {
-				t.Fatal(err)
-			}
-			kubepods := filepath.Join(root, "kubepods")
-			if err := os.MkdirAll(kubepods, 0o755); err != nil {
-				t.Fatal(err)
-			}
+			root, kubepods := kubepodsCgroup(t)
 			r := newRecorder(t, Options{ContainerRoots: []string{kubepods}})
 
 			id := testenv.RunPod(t, endpoint, testenv.Pod{Name: "rec-" + rt.Name, Namespace: "sysrec-test",
@@ -139,11 +132,7 @@ func TestRunningContainersAreAdopted(t *testing.T) {
 	for _, rt := range testenv.Runtimes {
 		t.Run(rt.Name, func(t *testing.T) {
 			endpoint := rt.Endpoint(t)
-			root, err := Cgroup2Mount("/proc/self/mounts")
-			if err != nil {
-				t.Fatal(err)
-			}
-			kubepods := filepath.Join(root, "kubepods")
+			root, kubepods := kubepodsCgroup(t)
 			loop := []string{"/bin/sh", "-c", "while :; do uname >/dev/null; sleep 0.05; done"}
 			ids := testenv.RunPods(t, endpoint, []testenv.Pod{
 				{Name: "adopt-" + rt.Name, Namespace: "sysrec-test", Command: loop, Seccomp: testenv.Unconfined},
@@ -191,4 +180,19 @@ func TestRunningContainersAreAdopted(t *testing.T) {
 			}
 		})
 	}
+}
+
+// kubepodsCgroup returns the cgroup2 mount and the kubepods cgroup below
+// it, where the test pods' cgroups go.
+func kubepodsCgroup(t *testing.T) (root, kubepods string) {
+	t.Helper()
+	root, err := Cgroup2Mount("/proc/self/mounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubepods = filepath.Join(root, "kubepods")
+	if err := os.MkdirAll(kubepods, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return root, kubepods
 }

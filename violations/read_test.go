@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,21 +11,6 @@ import (
 	"github.com/sysrec/sysrec/internal/testenv"
 	"github.com/sysrec/sysrec/syscalls"
 )
-
-// runLogged runs the workload under a filter that logs uname, and returns
-// its pid.
-func runLogged(t *testing.T) int {
-	t.Helper()
-	out, err := exec.Command(testenv.Workload(t), "logged").Output()
-	if err != nil {
-		t.Fatalf("workload logged: %v", err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(string(out), "pid ")))
-	if err != nil {
-		t.Fatalf("workload logged printed %q", out)
-	}
-	return pid
-}
 
 func checkRecord(t *testing.T, r Record, pid int) {
 	t.Helper()
@@ -45,7 +28,7 @@ func TestReadKmsg(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.WaitKernelLogBudget(t)
 	since := time.Now().Add(-2 * time.Second)
-	pid := runLogged(t)
+	pid := testenv.RunLogged(t)
 	var got []Record
 	_, err := Read(context.Background(), Options{Source: Kmsg, Since: since}, func(r Record) error {
 		if r.PID == pid {
@@ -77,7 +60,7 @@ func TestReadAuditFollow(t *testing.T) {
 		done <- err
 	}()
 	time.Sleep(200 * time.Millisecond) // let it join the group
-	pid := runLogged(t)
+	pid := testenv.RunLogged(t)
 	for {
 		select {
 		case r := <-recs:

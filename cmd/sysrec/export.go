@@ -10,7 +10,6 @@ import (
 	"github.com/urfave/cli/v2"
 	"sigs.k8s.io/yaml"
 
-	"github.com/sysrec/sysrec/cri"
 	"github.com/sysrec/sysrec/profiles"
 )
 
@@ -63,19 +62,11 @@ func export(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return usageError("export: no profile given: usage: sysrec export --format FORMAT PROFILE|DIR...")
 	}
-	dir := c.String("dir")
-	if dir == "" || cri.SanitizeName(dir) != dir {
-		return usageError("--dir %q: want one plain name of letters, digits, '.', '_' or '-'", dir)
-	}
-	files, err := profileFiles(c.Args().Slice())
+	dir, files, in, err := profilesToShip(c)
 	if err != nil {
 		return err
 	}
 	opts := profiles.ExportOptions{Name: c.String("name"), Namespace: c.String("namespace"), Dir: dir, Image: c.String("image")}
-	in := make([]profiles.File, len(files))
-	for i, f := range files {
-		in[i] = profiles.File{Rel: f.rel, Data: f.data}
-	}
 
 	var objs []any
 	switch format {

@@ -56,17 +56,9 @@ func install(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return usageError("install: no profile given: usage: sysrec install [--root ROOT] [--dir DIR] PROFILE|DIR...")
 	}
-	dir := c.String("dir")
-	if dir == "" || cri.SanitizeName(dir) != dir {
-		return usageError("--dir %q: want one plain name of letters, digits, '.', '_' or '-'", dir)
-	}
-	files, err := profileFiles(c.Args().Slice())
+	dir, files, in, err := profilesToShip(c)
 	if err != nil {
 		return err
-	}
-	in := make([]profiles.File, len(files))
-	for i, f := range files {
-		in[i] = profiles.File{Rel: f.rel, Data: f.data}
 	}
 	paths, err := profiles.Install(c.String("root"), dir, in)
 	if err != nil {
@@ -97,6 +89,23 @@ type profileFile struct {
 	rel     string // slash-separated, ends in .json
 	data    []byte
 	profile *profiles.Profile
+}
+
+// profilesToShip reads the --dir flag and the profiles that export and
+// install take as arguments.
+func profilesToShip(c *cli.Context) (dir string, files []profileFile, in []profiles.File, err error) {
+	dir = c.String("dir")
+	if dir == "" || cri.SanitizeName(dir) != dir {
+		return "", nil, nil, usageError("--dir %q: want one plain name of letters, digits, '.', '_' or '-'", dir)
+	}
+	if files, err = profileFiles(c.Args().Slice()); err != nil {
+		return "", nil, nil, err
+	}
+	in = make([]profiles.File, len(files))
+	for i, f := range files {
+		in[i] = profiles.File{Rel: f.rel, Data: f.data}
+	}
+	return dir, files, in, nil
 }
 
 // profileFiles reads and parses the profiles that args name: files, and

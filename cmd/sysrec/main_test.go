@@ -444,14 +444,7 @@ func TestRecordContainers(t *testing.T) {
 				!(slices.Contains(names, "mkdir") || slices.Contains(names, "mkdirat")) {
 				t.Errorf("profile: got %v, want execve, uname and mkdir, and no pivot_root", names)
 			}
-			data, err := os.ReadFile(filepath.Join(out, "index.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var idx index
-			if err := json.Unmarshal(data, &idx); err != nil {
-				t.Fatal(err)
-			}
+			idx, data := readIndex(t, out)
 			if len(idx.Profiles) != 2 || len(idx.Warnings) != 0 || idx.Drops != (drops{}) {
 				t.Fatalf("index: got %d profiles, warnings %v, drops %+v; want 2 (the other namespace filtered out), none and none:\n%s", len(idx.Profiles), idx.Warnings, idx.Drops, data)
 			}
@@ -550,14 +543,7 @@ func TestRecordFiftyConcurrentContainers(t *testing.T) {
 				t.Fatalf("sysrec: %v\n%s", err, stderr())
 			}
 
-			data, err := os.ReadFile(filepath.Join(out, "index.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var idx index
-			if err := json.Unmarshal(data, &idx); err != nil {
-				t.Fatal(err)
-			}
+			idx, _ := readIndex(t, out)
 			if len(idx.Profiles) != n || len(idx.Warnings) != 0 {
 				t.Fatalf("index: got %d profiles and warnings %v, want %d and none", len(idx.Profiles), idx.Warnings, n)
 			}
@@ -613,14 +599,7 @@ func TestRecordRunningContainers(t *testing.T) {
 			if err := cmd.Wait(); err != nil {
 				t.Fatalf("sysrec: %v\n%s", err, stderr())
 			}
-			data, err := os.ReadFile(filepath.Join(out, "index.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var idx index
-			if err := json.Unmarshal(data, &idx); err != nil {
-				t.Fatal(err)
-			}
+			idx, _ := readIndex(t, out)
 			got := map[string]indexEntry{}
 			for _, e := range idx.Profiles {
 				got[e.Workload] = e
@@ -659,14 +638,7 @@ func TestRecordCtrContainers(t *testing.T) {
 	if names := allowed(p); !slices.Contains(names, "uname") || !slices.Contains(names, "execve") || !slices.Contains(names, "mkdir") {
 		t.Errorf("got %v, want uname, mkdir and execve", names)
 	}
-	data, err := os.ReadFile(filepath.Join(out, "index.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var idx index
-	if err := json.Unmarshal(data, &idx); err != nil {
-		t.Fatal(err)
-	}
+	idx, data := readIndex(t, out)
 	if len(idx.Profiles) != 1 || idx.Profiles[0].Kind != "containerd" || idx.Profiles[0].Namespace != testenv.CtrNamespace || len(idx.Warnings) != 0 {
 		t.Errorf("index: got %s, want one containerd entry in %s and no warnings", data, testenv.CtrNamespace)
 	}
@@ -789,4 +761,18 @@ func startLogged(t *testing.T, until string, args ...string) (*exec.Cmd, func() 
 		time.Sleep(10 * time.Millisecond)
 	}
 	return cmd, stderr
+}
+
+// readIndex reads the index.json that record --containers wrote to out.
+func readIndex(t *testing.T, out string) (index, []byte) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(out, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx index
+	if err := json.Unmarshal(data, &idx); err != nil {
+		t.Fatalf("index.json: %v\n%s", err, data)
+	}
+	return idx, data
 }

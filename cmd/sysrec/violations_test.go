@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -18,21 +17,6 @@ import (
 	"github.com/sysrec/sysrec/syscalls"
 )
 
-// logged runs the workload under a filter that logs uname and returns its
-// pid.
-func logged(t *testing.T) int {
-	t.Helper()
-	out, err := exec.Command(testenv.Workload(t), "logged").Output()
-	if err != nil {
-		t.Fatalf("workload logged: %v", err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(string(out), "pid ")))
-	if err != nil {
-		t.Fatalf("workload logged printed %q", out)
-	}
-	return pid
-}
-
 // A real LOG record is listed, named, and merged into a profile with
 // --into.
 func TestViolations(t *testing.T) {
@@ -42,7 +26,7 @@ func TestViolations(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.WaitKernelLogBudget(t)
-	pid := logged(t)
+	pid := testenv.RunLogged(t)
 
 	res := sysrec(t, "violations", "--since", "1m", "--runtime-endpoint", "none", "-o", "json")
 	if res.code != 0 {
@@ -98,7 +82,7 @@ func TestViolationsFollow(t *testing.T) {
 	}
 	startGroup(t, cmd)
 	time.Sleep(300 * time.Millisecond) // joined the group by then
-	pid := logged(t)
+	pid := testenv.RunLogged(t)
 	lines := bufio.NewScanner(out)
 	deadline := time.AfterFunc(10*time.Second, func() { cmd.Process.Kill() })
 	defer deadline.Stop()

@@ -19,8 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/sysrec/sysrec/syscalls"
 )
@@ -235,4 +235,20 @@ func WaitKernelLogBudget(t testing.TB) {
 		}
 	}
 	time.Sleep(time.Duration(secs)*time.Second + 200*time.Millisecond)
+}
+
+// RunLogged runs the workload in its "logged" mode, under a seccomp filter
+// whose action for uname is SECCOMP_RET_LOG, and returns its pid: the
+// kernel then has one audit record of that pid's uname.
+func RunLogged(t testing.TB) int {
+	t.Helper()
+	out, err := exec.Command(Workload(t), "logged").Output()
+	if err != nil {
+		t.Fatalf("workload logged: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(string(out), "pid ")))
+	if err != nil {
+		t.Fatalf("workload logged printed %q", out)
+	}
+	return pid
 }
