@@ -8,6 +8,7 @@ package profiles
 // file:line:col and a JSON path, so a user can fix them all in one go.
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -328,82 +329,27 @@ func (ps *parser) array(depth int) (*node, error) {
 	}
 }
 
+// string reads a string token; encoding/json decodes it, escapes and all.
 func (ps *parser) string() (string, error) {
+	start := ps.pos
 	ps.pos++ // opening quote
-	var b strings.Builder
-	for {
-		if ps.pos >= len(ps.data) {
-			return "", ps.syntax("unterminated string")
-		}
-		c := ps.data[ps.pos]
-		switch {
-		case c == '"':
+	for ps.pos < len(ps.data) {
+		switch ps.data[ps.pos] {
+		case '"':
 			ps.pos++
-			return b.String(), nil
-		case c < 0x20:
-			return "", ps.syntax("control character in a string")
-		case c == '\\':
-			if ps.pos+1 >= len(ps.data) {
-				return "", ps.syntax("unterminated string")
+			var v string
+			if err := json.Unmarshal(ps.data[start:ps.pos], &v); err != nil {
+				ps.pos = start
+				return "", ps.syntax("bad string: %v", err)
 			}
-			e := ps.data[ps.pos+1]
+			return v, nil
+		case '\\':
 			ps.pos += 2
-			switch e {
-			case '"', '\\', '/':
-				b.WriteByte(e)
-			case 'b':
-				b.WriteByte('\b')
-			case 'f':
-				b.WriteByte('\f')
-			case 'n':
-				b.WriteByte('\n')
-			case 'r':
-				b.WriteByte('\r')
-			case 't':
-				b.WriteByte('\t')
-			case 'u':
-				r, ok := ps.hex4()
-				if !ok {
-					return "", ps.syntax("bad \\u escape")
-				}
-				if r >= 0xD800 && r < 0xDC00 && ps.pos+1 < len(ps.data) && ps.data[ps.pos] == '\\' && ps.data[ps.pos+1] == 'u' {
-					save := ps.pos
-					ps.pos += 2
-					if r2, ok := ps.hex4(); ok && r2 >= 0xDC00 && r2 < 0xE000 {
-						r = (r-0xD800)<<10 + (r2 - 0xDC00) + 0x10000
-					} else {
-						ps.pos = save
-						r = utf8.RuneError
-					}
-				} else if r >= 0xD800 && r < 0xE000 {
-					r = utf8.RuneError
-				}
-				b.WriteRune(r)
-			default:
-				ps.pos--
-				return "", ps.syntax("bad escape \\%c", e)
-			}
 		default:
-			r, size := utf8.DecodeRune(ps.data[ps.pos:])
-			if r == utf8.RuneError && size == 1 {
-				return "", ps.syntax("invalid UTF-8 in a string")
-			}
-			b.WriteRune(r)
-			ps.pos += size
+			ps.pos++
 		}
 	}
-}
-
-func (ps *parser) hex4() (rune, bool) {
-	if ps.pos+4 > len(ps.data) {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(string(ps.data[ps.pos:ps.pos+4]), 16, 32)
-	if err != nil {
-		return 0, false
-	}
-	ps.pos += 4
-	return rune(v), true
+	return "", ps.syntax("unterminated string")
 }
 
 func (ps *parser) number() (string, error) {
