@@ -35,6 +35,24 @@ type containerFilter struct {
 	container  string
 }
 
+// parseContainerFilter reads --namespace, --pod and --container.
+func parseContainerFilter(c *cli.Context) (containerFilter, error) {
+	f := containerFilter{namespaces: c.StringSlice("namespace"), container: c.String("container")}
+	if p := c.String("pod"); p != "" {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return f, usageError("--pod: %w", err)
+		}
+		f.pod = re
+	}
+	return f, nil
+}
+
+// set reports whether any selection was asked for.
+func (f containerFilter) set() bool {
+	return len(f.namespaces) > 0 || f.pod != nil || f.container != ""
+}
+
 func (f containerFilter) match(c *cri.Container) bool {
 	if len(f.namespaces) > 0 && !slices.Contains(f.namespaces, c.PodNamespace) {
 		return false
@@ -111,19 +129,12 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action, 
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return fmt.Errorf("creating the output directory: %w", err)
 	}
-	var filter containerFilter
-	filter.namespaces = c.StringSlice("namespace")
-	filter.container = c.String("container")
-	if p := c.String("pod"); p != "" {
-		re, err := regexp.Compile(p)
-		if err != nil {
-			return usageError("--pod: %w", err)
-		}
-		filter.pod = re
+	filter, err := parseContainerFilter(c)
+	if err != nil {
+		return err
 	}
 
 	ctx := c.Context
-	var err error
 	var client *cri.Client
 	switch ep := c.String("runtime-endpoint"); ep {
 	case "none":

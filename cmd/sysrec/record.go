@@ -24,7 +24,7 @@ import (
 func recordCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "record",
-		Usage:     "run a command and write the seccomp profile of the syscalls it made",
+		Usage:     "record the syscalls of a command, or of every container on this node, as seccomp profiles",
 		ArgsUsage: "-- CMD [ARGS...] | --containers",
 		Description: "record starts CMD and records every syscall made by CMD and all its\n" +
 			"descendants (threads, forked children, exec'd programs and daemons that\n" +

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -45,7 +46,12 @@ func violationsCommand() *cli.Command {
 			&cli.StringFlag{Name: "since", Usage: "only records from `T` on: a time (RFC 3339) or a duration ago (10m)"},
 			&cli.StringFlag{Name: "source", Value: "kmsg", Usage: "read `SOURCE`: kmsg, audit or journal"},
 			&cli.StringFlag{Name: "runtime-endpoint", Usage: "the CRI `ENDPOINT` that attributes processes to containers (default: containerd's, then CRI-O's socket; none: don't)"},
-			&cli.StringFlag{Name: "into", Usage: "add the logged syscalls to the allow list of profile `FILE` (rewritten atomically)"},
+			&cli.StringFlag{Name: "into", Usage: "add the syscalls of the records listed to the allow list of profile `FILE` (rewritten atomically)"},
+			&cli.StringSliceFlag{Name: "comm", Usage: "only records of processes whose command name is `NAME` (repeatable)"},
+			&cli.IntFlag{Name: "pid", Usage: "only records of process `PID`"},
+			&cli.StringSliceFlag{Name: "namespace", Usage: "only records of containers in Kubernetes (or containerd) namespace `NS` (repeatable)"},
+			&cli.StringFlag{Name: "pod", Usage: "only records of containers in pods whose name matches `REGEX`"},
+			&cli.StringFlag{Name: "container", Usage: "only records of containers called `NAME`"},
 		},
 		Action: listViolations,
 	}
@@ -58,6 +64,8 @@ type violation struct {
 	Pod       string `json:"pod,omitempty"`
 	Namespace string `json:"namespace,omitempty"`
 	Workload  string `json:"workload,omitempty"`
+
+	info *cri.Container // what CRI said, for the container filter
 }
 
 func listViolations(c *cli.Context) error {
@@ -80,6 +88,20 @@ func listViolations(c *cli.Context) error {
 	if err != nil {
 		return usageError("--since: %w", err)
 	}
+	filter, err := parseContainerFilter(c)
+	if err != nil {
+		return err
+	}
+	comms, pid := c.StringSlice("comm"), c.Int("pid")
+	keep := func(v violation) bool {
+		switch {
+		case len(comms) > 0 && !slices.Contains(comms, v.Comm), pid != 0 && v.PID != pid:
+			return false
+		case filter.set():
+			return v.info != nil && filter.match(v.info)
+		}
+		return true
+	}
 	var into *profiles.Profile
 	if path := c.String("into"); path != "" {
 		if into, err = profiles.ParseFile(path); err != nil {
@@ -97,6 +119,9 @@ func listViolations(c *cli.Context) error {
 	)
 	st, err := violations.Read(ctx, violations.Options{Source: src, Follow: c.Bool("follow"), Since: since}, func(r violations.Record) error {
 		v := attr.attribute(ctx, r)
+		if !keep(v) {
+			return nil
+		}
 		all = append(all, v)
 		return stream.write(v)
 	})
@@ -245,6 +270,7 @@ func (a *attributor) attribute(ctx context.Context, r violations.Record) violati
 	}
 	if info != nil {
 		v.Container, v.Pod, v.Namespace, v.Workload = info.Name, info.PodName, info.PodNamespace, info.Workload
+		v.info = info
 	}
 	return v
 }

@@ -44,6 +44,12 @@ func TestViolations(t *testing.T) {
 		t.Errorf("got %+v, want uname logged on %s by workload", v, native)
 	}
 
+	one := sysrec(t, "violations", "--since", "1m", "--runtime-endpoint", "none", "--pid", strconv.Itoa(pid), "-o", "json")
+	var only []violation
+	if err := json.Unmarshal([]byte(one.stdout), &only); err != nil || len(only) != 1 || only[0].PID != pid {
+		t.Errorf("--pid %d: got %v, %s; want its one record", pid, err, one.stdout)
+	}
+
 	table := sysrec(t, "violations", "--since", "1m", "--runtime-endpoint", "none")
 	if table.code != 0 || !strings.Contains(table.stdout, "SYSCALL") || !strings.Contains(table.stdout, strconv.Itoa(pid)) {
 		t.Errorf("table: exit %d, got\n%s", table.code, table.stdout)
@@ -131,7 +137,7 @@ func TestViolationsAttribution(t *testing.T) {
 			// so its pid can be attributed when the record arrives.
 			profile := writeFile(t, t.TempDir(), "log-write.json",
 				`{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["write"], "action": "SCMP_ACT_LOG"}]}`)
-			cmd := sysrecCmd(t, "violations", "--follow", "--source", "audit", "--runtime-endpoint", endpoint, "-o", "json")
+			cmd := sysrecCmd(t, "violations", "--follow", "--source", "audit", "--runtime-endpoint", endpoint, "--namespace", "sysrec-viol", "-o", "json")
 			out, err := cmd.StdoutPipe()
 			if err != nil {
 				t.Fatal(err)
@@ -149,7 +155,10 @@ func TestViolationsAttribution(t *testing.T) {
 				if err := json.Unmarshal(lines.Bytes(), &v); err != nil {
 					t.Fatalf("not a JSON line: %q", lines.Text())
 				}
-				if v.Syscall == "write" && v.Namespace == "sysrec-viol" {
+				if v.Namespace != "sysrec-viol" {
+					t.Fatalf("--namespace sysrec-viol let through %+v", v)
+				}
+				if v.Syscall == "write" {
 					got = v
 					break
 				}
