@@ -42,7 +42,7 @@ func usage(ps *os.ProcessState) *runUsage {
 }
 
 // allTracers names every tracer, in the order the report lists them.
-var allTracers = []string{"none", "floor", "sysrec", "sysrec-untraced", "strace", "bpftrace", "perf-trace"}
+var allTracers = []string{"none", "floor", "sysrec", "sysrec-untraced", "sysrec-exit-untraced", "strace", "bpftrace", "perf-trace"}
 
 // tracers returns the selected tracers, after checking that the programs
 // they need are installed.
@@ -93,6 +93,14 @@ func tracers(e *env, selected []string) ([]tracer, error) {
 			defer stop()
 			return e.timed(ctx, w.argv)
 		}},
+		{"sysrec-exit-untraced", "the workload alone while `sysrec record --capture-denied sys-exit` traces another process", func(ctx context.Context, w workload) (time.Duration, *runUsage, error) {
+			stop, err := e.sysrecElsewhere(ctx, "--capture-denied", "sys-exit")
+			if err != nil {
+				return 0, nil, err
+			}
+			defer stop()
+			return e.timed(ctx, w.argv)
+		}},
 		{"strace", "`strace -f -c -o FILE -- CMD`", func(ctx context.Context, w workload) (time.Duration, *runUsage, error) {
 			took, ru, err := e.timed(ctx, append([]string{strace, "-f", "-c", "-o", out("strace.txt"), "--"}, w.argv...))
 			if err == nil && e.syscalls[w.name] == 0 {
@@ -123,10 +131,11 @@ func tracers(e *env, selected []string) ([]tracer, error) {
 	return chosen, nil
 }
 
-// sysrecElsewhere starts `sysrec record` on a sleeping process and returns
-// once its programs are attached; stop ends it.
-func (e *env) sysrecElsewhere(ctx context.Context) (stop func(), err error) {
-	cmd := exec.CommandContext(ctx, e.sysrec, "record", "-o", filepath.Join(e.tmp, "elsewhere.json"), "--", e.wl, "sleep")
+// sysrecElsewhere starts `sysrec record` with flags on a sleeping process
+// and returns once its programs are attached; stop ends it.
+func (e *env) sysrecElsewhere(ctx context.Context, flags ...string) (stop func(), err error) {
+	args := append([]string{"record", "-o", filepath.Join(e.tmp, "elsewhere.json")}, flags...)
+	cmd := exec.CommandContext(ctx, e.sysrec, append(args, "--", e.wl, "sleep")...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
