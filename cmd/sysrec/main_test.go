@@ -675,9 +675,10 @@ func TestRecordContainersLiveView(t *testing.T) {
 	testenv.RunPod(t, endpoint, testenv.Pod{Name: "live", Namespace: "sysrec-live", Seccomp: testenv.Unconfined,
 		Command: []string{"/bin/sh", "-c", "while :; do uname >/dev/null; sleep 0.1; done"}})
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(screen(), "sysrec-live/live/app") {
+	// The row, and a redraw over an earlier view.
+	for !strings.Contains(screen(), "sysrec-live/live/app") || !strings.Contains(screen(), "\x1b[") {
 		if time.Now().After(deadline) {
-			t.Fatalf("the live view never showed sysrec-live/live/app:\n%q", screen())
+			t.Fatalf("the live view never showed sysrec-live/live/app and redrew:\n%q", screen())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -25,21 +25,19 @@ func TestViolations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testenv.WaitKernelLogBudget(t)
-	pid := testenv.RunLogged(t)
-
-	res := sysrec(t, "violations", "--since", "1m", "--runtime-endpoint", "none", "-o", "json")
-	if res.code != 0 {
-		t.Fatalf("exit %d: %s", res.code, res.stderr)
-	}
 	var list []violation
-	if err := json.Unmarshal([]byte(res.stdout), &list); err != nil {
-		t.Fatalf("-o json: %v\n%s", err, res.stdout)
-	}
+	pid := testenv.LogUntilSeen(t, func(pid int) bool {
+		res := sysrec(t, "violations", "--since", "1m", "--runtime-endpoint", "none", "-o", "json")
+		if res.code != 0 {
+			t.Fatalf("exit %d: %s", res.code, res.stderr)
+		}
+		list = nil
+		if err := json.Unmarshal([]byte(res.stdout), &list); err != nil {
+			t.Fatalf("-o json: %v\n%s", err, res.stdout)
+		}
+		return slices.ContainsFunc(list, func(v violation) bool { return v.PID == pid })
+	})
 	i := slices.IndexFunc(list, func(v violation) bool { return v.PID == pid })
-	if i < 0 {
-		t.Fatalf("no record of pid %d in %s", pid, res.stdout)
-	}
 	if v := list[i]; v.Syscall != "uname" || v.Arch != native || v.Action != "SCMP_ACT_LOG" || v.Comm != "workload" {
 		t.Errorf("got %+v, want uname logged on %s by workload", v, native)
 	}

@@ -252,3 +252,23 @@ func RunLogged(t testing.TB) int {
 	}
 	return pid
 }
+
+// LogUntilSeen makes a seccomp audit record with RunLogged, after waiting
+// out the kernel log's rate-limit window (WaitKernelLogBudget), until seen
+// reports that the record of that pid was read back. It tries four times,
+// because the tests of other packages, which go test runs at the same
+// time, can use up a window's budget too. It returns the pid.
+func LogUntilSeen(t testing.TB, seen func(pid int) bool) int {
+	t.Helper()
+	for try := 1; ; try++ {
+		WaitKernelLogBudget(t)
+		pid := RunLogged(t)
+		if seen(pid) {
+			return pid
+		}
+		if try == 4 {
+			t.Fatalf("the kernel log never showed the record of pid %d in %d tries: its rate limit dropped it each time", pid, try)
+		}
+		t.Logf("the record of pid %d was not in the kernel log (rate-limited); trying again", pid)
+	}
+}
