@@ -14,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,19 +26,10 @@ func Exec(path string, argv, env []string, f *Filter) error {
 	if len(f.Program) == 0 {
 		return fmt.Errorf("running %s: the compiled filter is empty", path)
 	}
+	// struct sysrec_blob of trampoline.h: five uint32s.
 	var blob bytes.Buffer
-	hdr := C.struct_sysrec_blob{
-		magic:        C.SYSREC_BLOB_MAGIC,
-		flags:        C.uint32_t(f.Flags),
-		no_new_privs: C.uint32_t(btoi(f.NoNewPrivs)),
-		insns:        C.uint32_t(len(f.Program)),
-		path_len:     C.uint32_t(len(path)),
-	}
-	// The header's fields are five uint32s, in the layout trampoline.h
-	// gives them.
-	for _, v := range []C.uint32_t{hdr.magic, hdr.flags, hdr.no_new_privs, hdr.insns, hdr.path_len} {
-		binary.Write(&blob, binary.NativeEndian, uint32(v))
-	}
+	hdr := [5]uint32{C.SYSREC_BLOB_MAGIC, f.Flags, uint32(btoi(f.NoNewPrivs)), uint32(len(f.Program)), uint32(len(path))}
+	binary.Write(&blob, binary.NativeEndian, hdr)
 	blob.WriteString(path)
 	binary.Write(&blob, binary.NativeEndian, f.Program)
 
@@ -60,6 +52,10 @@ func Exec(path string, argv, env []string, f *Filter) error {
 	err = unix.Exec("/proc/self/exe", argv, env)
 	return fmt.Errorf("re-executing sysrec to load the filter: %w", err)
 }
+
+// The Go header and the C one must agree in size.
+var _ [unsafe.Sizeof([5]uint32{}) - C.sizeof_struct_sysrec_blob]struct{}
+var _ [C.sizeof_struct_sysrec_blob - unsafe.Sizeof([5]uint32{})]struct{}
 
 func withoutVar(env []string, key string) []string {
 	var out []string
