@@ -35,6 +35,16 @@ type containerFilter struct {
 	container  string
 }
 
+// containerFilterFlags are --namespace, --pod and --container, which
+// parseContainerFilter reads; what says what they select.
+func containerFilterFlags(what string) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "namespace", Usage: what + " in Kubernetes (or containerd) namespace `NS` (repeatable)"},
+		&cli.StringFlag{Name: "pod", Usage: what + " in pods whose name matches `REGEX`"},
+		&cli.StringFlag{Name: "container", Usage: what + " called `NAME`"},
+	}
+}
+
 // parseContainerFilter reads --namespace, --pod and --container.
 func parseContainerFilter(c *cli.Context) (containerFilter, error) {
 	f := containerFilter{namespaces: c.StringSlice("namespace"), container: c.String("container")}

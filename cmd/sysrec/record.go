@@ -40,20 +40,17 @@ func recordCommand() *cli.Command {
 			"CRI API of containerd or CRI-O.\n\n" +
 			"Examples:\n   sysrec record -o app.json -- go test ./...\n" +
 			"   sysrec record --containers --namespace shop --output-dir profiles",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "-", Usage: "write the profile to `FILE` (- for stdout)"},
 			&cli.StringFlag{Name: "default-action", Value: "errno", Usage: "`ACTION` for syscalls that were not recorded: errno, log, kill-process, kill-thread or trap"},
 			&cli.StringFlag{Name: "kernel-btf", Value: recorder.DefaultKernelBTF, Usage: "kernel BTF `FILE`, for a host /sys mounted elsewhere"},
 			&cli.StringFlag{Name: "capture-denied", Value: "auto", Usage: "how to record the syscalls that a seccomp filter the workload already runs under denies (they never reach the tracepoint): `MODE` auto (seccomp-entry where the kernel allows fentry, else none), seccomp-entry, sys-exit (works everywhere; one more eBPF program on every syscall of every task) or none"},
 			&cli.BoolFlag{Name: "containers", Usage: "record every container on this node instead of a command, one profile per workload container"},
-			&cli.StringSliceFlag{Name: "namespace", Usage: "with --containers: only pods in `NS` (repeatable)"},
-			&cli.StringFlag{Name: "pod", Usage: "with --containers: only pods whose name matches `REGEX`"},
-			&cli.StringFlag{Name: "container", Usage: "with --containers: only containers called `NAME`"},
 			&cli.StringFlag{Name: "runtime-endpoint", Usage: "with --containers: the CRI `ENDPOINT` (default: containerd's, then CRI-O's socket; none: name containers by their cgroup only, as unknown/<id>/<id>.json)"},
 			&cli.StringFlag{Name: "containerd-address", Usage: "with --containers: containerd's `SOCKET`, to name plain containers (ctr run, nerdctl) <containerd namespace>/<id> (default: the CRI endpoint when it is containerd's, else /run/containerd/containerd.sock if it exists; none: don't)"},
 			&cli.StringFlag{Name: "output-dir", Value: "profiles", Usage: "with --containers: write DIR/<namespace>/<workload>/<container>.json and DIR/index.json"},
 			&cli.DurationFlag{Name: "duration", Usage: "with --containers: stop after `D` (default: at SIGINT or SIGTERM)"},
-		},
+		}, containerFilterFlags("with --containers: only containers")...),
 		Action: record,
 	}
 }

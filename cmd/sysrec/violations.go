@@ -40,7 +40,7 @@ func violationsCommand() *cli.Command {
 			"records past 10 in 5 s out of it, and sysrec says how many), audit (the\n" +
 			"audit netlink multicast group: every record, live only, with --follow)\n" +
 			"and journal (journalctl -k).",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			outputFlag(),
 			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new records until SIGINT or SIGTERM"},
 			&cli.StringFlag{Name: "since", Usage: "only records from `T` on: a time (RFC 3339) or a duration ago (10m)"},
@@ -49,10 +49,7 @@ func violationsCommand() *cli.Command {
 			&cli.StringFlag{Name: "into", Usage: "add the syscalls of the records listed to the allow list of profile `FILE` (rewritten atomically)"},
 			&cli.StringSliceFlag{Name: "comm", Usage: "only records of processes whose command name is `NAME` (repeatable)"},
 			&cli.IntFlag{Name: "pid", Usage: "only records of process `PID`"},
-			&cli.StringSliceFlag{Name: "namespace", Usage: "only records of containers in Kubernetes (or containerd) namespace `NS` (repeatable)"},
-			&cli.StringFlag{Name: "pod", Usage: "only records of containers in pods whose name matches `REGEX`"},
-			&cli.StringFlag{Name: "container", Usage: "only records of containers called `NAME`"},
-		},
+		}, containerFilterFlags("only records of containers")...),
 		Action: listViolations,
 	}
 }
