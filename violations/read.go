@@ -3,7 +3,6 @@ package violations
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -231,52 +230,18 @@ func readJournal(ctx context.Context, opts Options, fn func(string) error) error
 	return nil
 }
 
-// auditReadLog is the audit netlink multicast group that carries every
-// audit record (AUDIT_NLGRP_READLOG).
-const auditReadLog = 1
-
 // readAudit follows the audit multicast group: every record, with no rate
 // limit, whether or not auditd runs.
 func readAudit(ctx context.Context, fn func(Record) error) error {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_AUDIT)
+	log, err := OpenAudit()
 	if err != nil {
-		return fmt.Errorf("opening the audit netlink socket: %w", err)
+		return err
 	}
-	defer unix.Close(fd)
-	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: 1 << (auditReadLog - 1)}); err != nil {
-		return fmt.Errorf("joining the audit log multicast group: %w: run as root or grant CAP_AUDIT_READ", err)
-	}
-	buf := make([]byte, 1<<16)
+	defer log.Close()
 	for {
-		n, _, err := unix.Recvfrom(fd, buf, 0)
-		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
-			if err := waitReadable(ctx, fd); err != nil {
-				return err
-			}
-			continue
-		}
-		if errors.Is(err, unix.ENOBUFS) {
-			return fmt.Errorf("reading audit records: the socket overflowed and records were lost: %w", err)
-		}
+		r, err := log.Next(ctx)
 		if err != nil {
-			return fmt.Errorf("reading audit records: %w", err)
-		}
-		// One record per datagram. The kernel's audit messages do not
-		// always pad nlmsg_len as syscall.ParseNetlinkMessage wants, so
-		// the header is read here.
-		if n < unix.NLMSG_HDRLEN {
-			continue
-		}
-		if typ := binary.NativeEndian.Uint16(buf[4:6]); typ != AuditSeccomp {
-			continue
-		}
-		size := int(binary.NativeEndian.Uint32(buf[0:4]))
-		if size < unix.NLMSG_HDRLEN || size > n {
-			size = n
-		}
-		r, ok, err := Parse("type=1326 " + strings.TrimRight(string(buf[unix.NLMSG_HDRLEN:size]), "\x00"))
-		if err != nil || !ok {
-			continue
+			return err
 		}
 		if err := fn(r); err != nil {
 			return err
