@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +50,7 @@ func TestReadKmsg(t *testing.T) {
 // The audit multicast group delivers the same record live.
 func TestReadAuditFollow(t *testing.T) {
 	testenv.RequireRoot(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	recs := make(chan Record, 16)
 	done := make(chan error, 1)
@@ -60,7 +61,15 @@ func TestReadAuditFollow(t *testing.T) {
 		})
 		done <- err
 	}()
-	time.Sleep(200 * time.Millisecond) // let it join the group
+	// A record made once the reader has joined the group reaches it.
+	testenv.WaitFor(t, 30*time.Second, func() error {
+		select {
+		case err := <-done:
+			t.Fatalf("reading audit records: got %v before joining the group", err)
+		default:
+		}
+		return testenv.AuditJoined(os.Getpid())
+	})
 	pid := testenv.RunLogged(t)
 	for {
 		select {
@@ -77,7 +86,7 @@ func TestReadAuditFollow(t *testing.T) {
 		case err := <-done:
 			t.Fatalf("reading audit records: %v", err)
 		case <-ctx.Done():
-			t.Fatalf("no audit record of pid %d within 10 s", pid)
+			t.Fatalf("no audit record of pid %d within 60 s", pid)
 		}
 	}
 }
