@@ -4,6 +4,7 @@ package enforce
 
 import (
 	"errors"
+	"os/exec"
 
 	"github.com/sysrec/sysrec/profiles"
 )
@@ -17,3 +18,9 @@ func Compile(p *profiles.Profile, opts Options) (*Filter, error) { return nil, e
 
 // Exec needs the cgo trampoline; see the cgo build.
 func Exec(path string, argv, env []string, f *Filter) error { return errNoCgo }
+
+// Start needs the cgo trampoline; see the cgo build.
+func Start(cmd *exec.Cmd, f *Filter) error { return errNoCgo }
+
+// LogMarker needs the cgo trampoline; see the cgo build.
+func LogMarker() (int, error) { return 0, errNoCgo }

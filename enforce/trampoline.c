@@ -4,11 +4,16 @@
 // descriptor, loads it, and execs the command, so the command's execve is
 // the only syscall made under the filter before the command runs.
 //
+// When SYSREC_LOG_MARKER is set instead, it makes the kernel log one
+// seccomp record, of a process whose comm is the variable's value, and
+// exits (see LogMarker in exec.go).
+//
 // The descriptor holds a header (struct blob) and then the filter's
 // instructions, as libseccomp's seccomp_export_bpf() writes them.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/filter.h>
+#include <stddef.h>
 #include <linux/seccomp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,8 +49,31 @@ static int read_full(int fd, void *buf, size_t n)
 	return 0;
 }
 
+// log_marker names the process comm, loads a filter that logs getppid
+// and allows everything else, calls getppid, and exits: the record it
+// leaves is a marker in the audit log's order.
+static void log_marker(const char *comm)
+{
+	if (prctl(PR_SET_NAME, comm, 0, 0, 0))
+		fail("naming the marker process", errno);
+	struct sock_filter insns[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_LOG),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {.len = sizeof insns / sizeof insns[0], .filter = insns};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog))
+		fail("loading the marker filter", errno);
+	syscall(SYS_getppid);
+	_exit(0);
+}
+
 __attribute__((constructor)) static void sysrec_enforce(int argc, char **argv)
 {
+	const char *marker = getenv(SYSREC_LOG_MARKER);
+	if (marker)
+		log_marker(marker);
 	const char *fdenv = getenv(SYSREC_ENFORCE_FD);
 	if (!fdenv)
 		return;

@@ -2,6 +2,7 @@
 #include <stdint.h>
 
 #define SYSREC_ENFORCE_FD "SYSREC_ENFORCE_FD"
+#define SYSREC_LOG_MARKER "SYSREC_LOG_MARKER"
 #define SYSREC_BLOB_MAGIC 0x73797372u // "sysr"
 
 struct sysrec_blob {

@@ -10,6 +10,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// MarkerComm is the comm of the process whose seccomp record marks a
+// place in the audit log (see enforce.LogMarker). Read skips its records:
+// they are sysrec's own, never a workload's.
+const MarkerComm = "sysrec-marker"
+
 // auditReadLog is the audit netlink multicast group that carries every
 // audit record (AUDIT_NLGRP_READLOG).
 const auditReadLog = 1

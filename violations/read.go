@@ -63,7 +63,7 @@ type Stats struct {
 func Read(ctx context.Context, opts Options, fn func(Record) error) (Stats, error) {
 	var st Stats
 	keep := func(r Record) error {
-		if r.Time.Before(opts.Since) {
+		if r.Time.Before(opts.Since) || r.Comm == MarkerComm {
 			return nil
 		}
 		return fn(r)

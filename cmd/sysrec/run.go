@@ -3,14 +3,21 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/sysrec/sysrec/enforce"
 	"github.com/sysrec/sysrec/profiles"
+	"github.com/sysrec/sysrec/violations"
 )
 
 func runCommand() *cli.Command {
@@ -28,17 +35,27 @@ func runCommand() *cli.Command {
 			"   sysrec record -o app.json -- ./app\n" +
 			"   sysrec run --profile app.json -- ./app\n\n" +
 			"Audit first: record with --default-action log, run under that profile,\n" +
-			"then add what it logged with sysrec violations --into app.json.",
+			"then add what it logged with sysrec violations --into app.json.\n\n" +
+			"When CMD is denied a syscall, run names it on stderr once CMD has exited:\n" +
+			"CMD runs as a child, under the filter with SECCOMP_FILTER_FLAG_LOG, and\n" +
+			"sysrec reads the kernel's audit records of CMD and its descendants. That\n" +
+			"needs CAP_AUDIT_READ (root has it); without it, or with\n" +
+			"--report-denied=false, CMD is exec'd in sysrec's place and keeps its pid.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "profile", Aliases: []string{"p"}, Usage: "the seccomp profile `FILE` (containerd/CRI-O/Docker JSON, or OCI LinuxSeccomp)"},
 			&cli.StringSliceFlag{Name: "cap", Usage: "test includes and excludes against capability `CAP` (repeatable; default: this process's effective capabilities)"},
 			&cli.StringFlag{Name: "kernel", Usage: "test minKernel against kernel `VERSION` (default: the running kernel's)"},
+			&cli.BoolFlag{Name: "report-denied", Value: true, Usage: "name on stderr the syscalls the profile denied CMD (needs CAP_AUDIT_READ)"},
 		},
 		Action: runUnderProfile,
 	}
 }
 
 func runUnderProfile(c *cli.Context) error {
+	log, err := logger(c)
+	if err != nil {
+		return err
+	}
 	argv := c.Args().Slice()
 	if c.String("profile") == "" {
 		return usageError("run: no profile given: usage: sysrec run --profile FILE -- CMD [ARGS...]")
@@ -61,5 +78,52 @@ func runUnderProfile(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.String("profile"), err)
 	}
-	return enforce.Exec(path, argv, os.Environ(), f)
+	if !c.Bool("report-denied") {
+		return enforce.Exec(path, argv, os.Environ(), f)
+	}
+	audit, err := violations.OpenAudit()
+	if err != nil {
+		if c.IsSet("report-denied") {
+			return fmt.Errorf("naming denied syscalls: %w (or pass --report-denied=false)", err)
+		}
+		log.Debug("denied syscalls will not be named", "err", err)
+		return enforce.Exec(path, argv, os.Environ(), f)
+	}
+	defer audit.Close()
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	cmd := exec.Command(path, argv[1:]...)
+	cmd.Args[0] = argv[0]
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	report, err := enforce.Supervise(c.Context, cmd, f, audit, sigs, log)
+	if err != nil {
+		return err
+	}
+	printDenied(c.App.ErrWriter, argv[0], report)
+	return &exitError{code: exitStatus(report.State)}
+}
+
+// printDenied names on w what the profile denied the command.
+func printDenied(w io.Writer, name string, r *enforce.Report) {
+	if r.Incomplete != "" {
+		fmt.Fprintf(w, "sysrec: the list of denied syscalls may be incomplete: %s\n", r.Incomplete)
+	}
+	if len(r.Denied) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "sysrec: the profile denied %s these syscalls:\n", name)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, d := range r.Denied {
+		action := strings.ToLower(strings.TrimPrefix(d.Action, "SCMP_ACT_"))
+		if d.Errno != 0 {
+			action += " " + unix.ErrnoName(syscall.Errno(d.Errno))
+		}
+		times := "times"
+		if d.Count == 1 {
+			times = "time"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d %s\tby %s\n", d.Name(), d.Arch, action, d.Count, times, strings.Join(d.Comms, ","))
+	}
+	tw.Flush()
 }
