@@ -7,7 +7,10 @@ BIN := bin/sysrec
 
 all: build
 
+# sysrec links libseccomp through cgo (see the README), so the build
+# installs its headers first.
 build:
+	scripts/install-deps.sh build
 	$(GO) build -o $(BIN) ./cmd/sysrec
 
 deps:
@@ -50,11 +53,11 @@ bench: build
 	scripts/install-deps.sh bench
 	$(GO) run ./bench -sysrec $(BIN) $(BENCH_FLAGS)
 
-# Records the demo workload and prints its profile.
+# Records the demo workload, runs it under its profile, then under the
+# profile without one of its syscalls, which sysrec names (demo/demo.sh).
 demo: build
 	$(GO) build -o bin/demo ./demo
-	$(BIN) record -o demo-profile.json -- bin/demo
-	@cat demo-profile.json
+	demo/demo.sh $(BIN) bin/demo
 
 clean:
-	rm -rf bin demo-profile.json
+	rm -rf bin demo-profile.json demo-profile-without-mkdirat.json

@@ -3,6 +3,7 @@
 # idempotent: packages already installed are left alone, and apt-get runs
 # only when something is missing.
 #
+#   scripts/install-deps.sh build     gcc, libseccomp's headers, pkg-config (cgo)
 #   scripts/install-deps.sh test      strace, gcc, libseccomp (resolver and headers), ...
 #   scripts/install-deps.sh generate  clang-14, llvm-14, libbpf-dev
 #   scripts/install-deps.sh bench     strace, bpftrace, linux-perf, gcc
@@ -12,6 +13,7 @@
 set -euo pipefail
 
 declare -A groups=(
+	[build]="gcc libc6-dev libseccomp-dev pkg-config"
 	[test]="strace gcc libc6-dev seccomp libseccomp-dev pkg-config util-linux"
 	[generate]="clang-14 llvm-14 libbpf-dev"
 	[bench]="strace bpftrace linux-perf gcc libc6-dev tar"
@@ -22,9 +24,9 @@ declare -A groups=(
 want=()
 for g in "${@:-all}"; do
 	case "$g" in
-	all) want+=(${groups[test]} ${groups[generate]} ${groups[runtimes]}) ;;
-	test | generate | bench | runtimes | crio) want+=(${groups[$g]}) ;;
-	*) echo "install-deps: unknown group $g (want test, generate, bench, runtimes, crio or all)" >&2; exit 2 ;;
+	all) want+=(${groups[build]} ${groups[test]} ${groups[generate]} ${groups[runtimes]}) ;;
+	build | test | generate | bench | runtimes | crio) want+=(${groups[$g]}) ;;
+	*) echo "install-deps: unknown group $g (want build, test, generate, bench, runtimes, crio or all)" >&2; exit 2 ;;
 	esac
 done
 
