@@ -15,6 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+
 	"github.com/sysrec/sysrec/internal/testenv"
 	"github.com/sysrec/sysrec/syscalls"
 )
@@ -38,25 +43,34 @@ func newRecorder(t *testing.T, opts ...Options) *Recorder {
 	return r
 }
 
-// recordCmd runs cmd under r until its last task exits.
+// recordCmd runs cmd under r until its last task exits, and returns the
+// recording and cmd's own error.
 func recordCmd(t *testing.T, r *Recorder, cmd *exec.Cmd) (*Recording, error) {
 	t.Helper()
-	target, err := r.StartCommand(cmd)
-	if err != nil {
-		t.Fatalf("StartCommand: %v", err)
-	}
-	defer target.Close()
-	waitErr := cmd.Wait()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := target.Wait(ctx); err != nil {
-		t.Fatalf("waiting for the target's last task: %v", err)
-	}
-	rec, err := target.Recording()
+	rec, waitErr, err := record(r, cmd)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return rec, waitErr
+}
+
+// record is recordCmd for goroutines other than the test's, which must
+// not end the test: it returns the recording, cmd's own error, and an
+// error where recording failed.
+func record(r *Recorder, cmd *exec.Cmd) (rec *Recording, waitErr, err error) {
+	target, err := r.StartCommand(cmd)
+	if err != nil {
+		return nil, nil, fmt.Errorf("StartCommand: %w", err)
+	}
+	defer target.Close()
+	waitErr = cmd.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := target.Wait(ctx); err != nil {
+		return nil, waitErr, fmt.Errorf("waiting for the target's last task: %w", err)
+	}
+	rec, err = target.Recording()
+	return rec, waitErr, err
 }
 
 func nativeNames(t *testing.T, rec *Recording) []string {
@@ -95,35 +109,51 @@ func testRecordMatchesStrace(t *testing.T, opts Options) {
 
 	// Noise: processes started from other OS threads of this same process
 	// while the workload is launched, making syscalls the workload never
-	// makes.
+	// makes. The workload starts once each noise loop has started its
+	// first process.
+	const loops = 2
 	stop := make(chan struct{})
+	started := make(chan struct{}, loops)
+	noiseErrs := make(chan error, loops)
 	var wg sync.WaitGroup
-	for i := 0; i < 2; i++ {
+	for i := 0; i < loops; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if err := exec.Command(wl, "noise", "2000").Run(); err != nil {
-					t.Errorf("noise: %v", err)
-					return
-				}
-			}
+			noiseErrs <- noise(wl, stop, started)
 		}()
 	}
-	time.Sleep(20 * time.Millisecond)
+	var stopOnce sync.Once
+	stopNoise := func() {
+		stopOnce.Do(func() {
+			close(stop)
+			wg.Wait()
+			close(noiseErrs)
+		})
+	}
+	defer stopNoise()
+	timeout := time.After(30 * time.Second)
+	for i := 0; i < loops; i++ {
+		select {
+		case <-started:
+		case err := <-noiseErrs:
+			t.Fatalf("noise: %v", err)
+		case <-timeout:
+			t.Fatalf("got %d noise loops started within 30 s, want %d", i, loops)
+		}
+	}
 
 	cmd := exec.Command(wl)
 	// Setpgid makes the launched child call setpgid before its execve:
 	// that must not be recorded.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	rec, err := recordCmd(t, r, cmd)
-	close(stop)
-	wg.Wait()
+	stopNoise()
+	for err := range noiseErrs {
+		if err != nil {
+			t.Errorf("noise: %v", err)
+		}
+	}
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
 		t.Fatalf("workload: got %v, want exit status 3", err)
@@ -150,28 +180,53 @@ func testRecordMatchesStrace(t *testing.T, opts Options) {
 	}
 }
 
+// noise runs the workload's noise mode again and again until stop is
+// closed, and says on started when its first process has started.
+func noise(wl string, stop <-chan struct{}, started chan<- struct{}) error {
+	for first := true; ; first = false {
+		select {
+		case <-stop:
+			return nil
+		default:
+		}
+		cmd := exec.Command(wl, "noise", "2000")
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		if first {
+			started <- struct{}{}
+		}
+		if err := cmd.Wait(); err != nil {
+			return err
+		}
+	}
+}
+
 // Two targets recorded at the same time keep separate sets.
 func TestConcurrentTargetsStaySeparate(t *testing.T) {
 	r := newRecorder(t)
 	wl := testenv.Workload(t)
 
 	type result struct {
-		rec *Recording
-		err error
+		rec             *Recording
+		waitErr, recErr error
 	}
 	run := func(args ...string) chan result {
 		ch := make(chan result, 1)
 		go func() {
-			rec, err := recordCmd(t, r, exec.Command(wl, args...))
-			ch <- result{rec, err}
+			rec, waitErr, err := record(r, exec.Command(wl, args...))
+			ch <- result{rec, waitErr, err}
 		}()
 		return ch
 	}
 	noiseCh, execCh := run("noise", "100000"), run("exec")
 	noise, execd := <-noiseCh, <-execCh
 	for _, res := range []result{noise, execd} {
-		if res.err != nil {
-			t.Fatalf("workload: %v", res.err)
+		if res.recErr != nil {
+			t.Fatalf("recording: %v", res.recErr)
+		}
+		if res.waitErr != nil {
+			t.Fatalf("workload: %v", res.waitErr)
 		}
 	}
 	if n := nativeNames(t, noise.rec); !slices.Contains(n, "sysinfo") || slices.Contains(n, "getcwd") {
@@ -402,19 +457,82 @@ func TestRecordUnderFilter(t *testing.T) {
 	}
 }
 
-// Asking for seccomp-entry capture where the kernel refuses fentry is an
-// error that says so, not a silent fallback.
+// Asking for seccomp-entry capture records what a filter denies where the
+// kernel allows fentry. Where it refuses fentry (this project's CI VMs:
+// their BPF LSM refuses every fentry program), New fails, not silently
+// falling back, and with the kernel's own refusal, which a plain fentry
+// program of the test's meets too.
 func TestFilterCaptureEntry(t *testing.T) {
 	testenv.RequireBPF(t)
+	wl := testenv.Workload(t)
+	plain := loadPlainFentry()
 	r, err := New(Options{FilterCapture: CaptureEntry})
 	if err != nil {
-		if !strings.Contains(err.Error(), "secure_computing, which captures what seccomp filters deny") {
-			t.Errorf("got %v, want an error naming the capture program", err)
+		if plain == nil {
+			t.Fatalf("New: got %v, want it to load: a plain fentry program on __secure_computing loads and attaches here", err)
 		}
+		refusal := fentryRefusal(plain)
+		if refusal == nil {
+			t.Fatalf("plain fentry program: got %v, want EPERM, ENOTSUPP, EOPNOTSUPP or ebpf.ErrNotSupported", plain)
+		}
+		if !errors.Is(err, refusal) || !strings.Contains(err.Error(), "secure_computing, which captures what seccomp filters deny") {
+			t.Fatalf("New: got %v, want the kernel's refusal of fentry (%v), naming the capture program", err, refusal)
+		}
+		t.Logf("this kernel refuses fentry: %v", plain)
 		return
 	}
 	defer r.Close()
-	if r.FilterCapture() != CaptureEntry {
-		t.Errorf("got %q, want %q", r.FilterCapture(), CaptureEntry)
+	if plain != nil {
+		t.Errorf("the recorder's fentry program loaded, but the test's plain one did not: %v", plain)
 	}
+	if got := r.FilterCapture(); got != CaptureEntry {
+		t.Fatalf("FilterCapture: got %q, want %q", got, CaptureEntry)
+	}
+	rec, err := recordCmd(t, r, exec.Command(wl, "filtered"))
+	if err != nil {
+		t.Fatalf("workload: %v (exit 21: mkdirat was not denied)", err)
+	}
+	if rec.Filtered != 1 {
+		t.Errorf("filtered tasks: got %d, want 1", rec.Filtered)
+	}
+	if names := nativeNames(t, rec); !slices.Contains(names, "mkdirat") || !slices.Contains(names, "getppid") {
+		t.Errorf("got %v, want the denied mkdirat and the allowed getppid", names)
+	}
+}
+
+// loadPlainFentry loads and attaches the smallest fentry program on
+// __secure_computing, apart from the recorder: the error, if any, is the
+// kernel's answer to fentry itself.
+func loadPlainFentry() error {
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type:         ebpf.Tracing,
+		AttachType:   ebpf.AttachTraceFEntry,
+		AttachTo:     "__secure_computing",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
+		License:      "GPL",
+	})
+	if err != nil {
+		return fmt.Errorf("loading: %w", err)
+	}
+	defer prog.Close()
+	l, err := link.AttachTracing(link.TracingOptions{Program: prog, AttachType: ebpf.AttachTraceFEntry})
+	if err != nil {
+		return fmt.Errorf("attaching: %w", err)
+	}
+	return l.Close()
+}
+
+// enotsupp is the kernel's ENOTSUPP, which it returns for fentry where
+// the architecture or configuration lacks trampolines.
+const enotsupp = unix.Errno(524)
+
+// fentryRefusal returns which of the ways a kernel refuses fentry err is,
+// or nil.
+func fentryRefusal(err error) error {
+	for _, refusal := range []error{unix.EPERM, enotsupp, unix.EOPNOTSUPP, ebpf.ErrNotSupported} {
+		if errors.Is(err, refusal) {
+			return refusal
+		}
+	}
+	return nil
 }
