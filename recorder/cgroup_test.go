@@ -79,23 +79,18 @@ func TestContainerRecording(t *testing.T) {
 
 			// The entrypoint runs uname, then execs sleep.
 			var names []string
-			deadline := time.Now().Add(10 * time.Second)
-			for !slices.Contains(names, "nanosleep") && !slices.Contains(names, "clock_nanosleep") {
-				if time.Now().After(deadline) {
-					t.Fatalf("container cgroup %d never recorded sleep; got %v", cg, names)
-				}
-				time.Sleep(50 * time.Millisecond)
-				recs, err := r.Cgroups()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if rec := recs[cg]; rec != nil {
+			testenv.WaitFor(t, 30*time.Second, func() error {
+				if rec := recs(t, r)[cg]; rec != nil {
 					names = nativeNames(t, rec)
 				}
 				if ids, err := r.CgroupIDs(); err != nil || !slices.Contains(ids, cg) && names != nil {
 					t.Fatalf("CgroupIDs: got %v, %v; want it to hold %d", ids, err, cg)
 				}
-			}
+				if !slices.Contains(names, "nanosleep") && !slices.Contains(names, "clock_nanosleep") {
+					return fmt.Errorf("container cgroup %d recorded no sleep: got %v", cg, names)
+				}
+				return nil
+			})
 			rec := recs(t, r)[cg]
 			if rec.Adopted != 0 || rec.Filtered != 0 {
 				t.Errorf("a container started while recording: got %d adopted and %d filtered tasks, want 0 and 0", rec.Adopted, rec.Filtered)
@@ -154,19 +149,15 @@ func TestRunningContainersAreAdopted(t *testing.T) {
 			}
 
 			r := newRecorder(t, Options{ContainerRoots: []string{kubepods}})
-			deadline := time.Now().Add(10 * time.Second)
-			for {
+			testenv.WaitFor(t, 30*time.Second, func() error {
 				m := recs(t, r)
 				if m[cgs[0]] != nil && m[cgs[1]] != nil &&
 					slices.Contains(nativeNames(t, m[cgs[0]]), "uname") &&
 					slices.Contains(nativeNames(t, m[cgs[1]]), "uname") {
-					break
+					return nil
 				}
-				if time.Now().After(deadline) {
-					t.Fatalf("running containers (cgroups %v) not recorded after 10 s: got %v", cgs, m)
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+				return fmt.Errorf("running containers (cgroups %v) not recorded making uname: got %v", cgs, m)
+			})
 			m := recs(t, r)
 			plain, filtered := m[cgs[0]], m[cgs[1]]
 			if plain.Adopted == 0 || filtered.Adopted == 0 {
