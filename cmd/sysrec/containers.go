@@ -219,6 +219,9 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action, 
 			if s.info == nil {
 				if name, ok := rec.CgroupName(cg); ok {
 					s.info = attribute(ctx, client, ctrd, ctrdNamespaces, "/"+name)
+					if s.info != nil {
+						log.Debug("container attributed", "cgroup", name, "pod", s.info.PodName)
+					}
 				}
 			}
 		}
