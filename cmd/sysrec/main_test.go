@@ -289,22 +289,27 @@ func startGroup(t *testing.T, cmd *exec.Cmd) {
 // only in pause().
 func waitSleeping(t *testing.T, pid int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	testenv.WaitFor(t, 30*time.Second, func() error {
+		state, err := procState(pid)
 		if err != nil {
 			t.Fatal(err)
 		}
-		// pid (comm) state ...
-		fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
-		if fields[0] == "S" {
-			return
+		if state != "S" {
+			return fmt.Errorf("the workload does not sleep: got state %s, want S", state)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the workload never slept: state %s", fields[0])
-		}
-		time.Sleep(5 * time.Millisecond)
+		return nil
+	})
+}
+
+// procState returns the state letter of pid from /proc/PID/stat: S for
+// sleeping, Z for a zombie.
+func procState(pid int) (string, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", err
 	}
+	// pid (comm) state ...
+	return strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))[0], nil
 }
 
 // An output path that cannot be written fails before the command starts.
@@ -525,8 +530,8 @@ func TestRecordFiftyConcurrentContainers(t *testing.T) {
 			endpoint := rt.Endpoint(t)
 			testenv.RequireBPF(t)
 			out := filepath.Join(t.TempDir(), "profiles")
-			cmd, stderr := recordContainersCmd(t, "--runtime-endpoint", endpoint,
-				"--namespace", "sysrec-fifty", "--output-dir", out)
+			cmd, stderr := startLogged(t, "recording containers", "--log-level", "debug", "record", "--containers",
+				"--runtime-endpoint", endpoint, "--namespace", "sysrec-fifty", "--output-dir", out)
 			pods := make([]testenv.Pod, n)
 			for i := range pods {
 				pods[i] = testenv.Pod{Name: fmt.Sprintf("c%02d", i), Namespace: "sysrec-fifty", Command: []string{"/bin/uname", "-s"}, Seccomp: testenv.Unconfined}
@@ -537,7 +542,8 @@ func TestRecordFiftyConcurrentContainers(t *testing.T) {
 					t.Fatalf("container %s: exit %d, log %q", id, code, log)
 				}
 			}
-			time.Sleep(300 * time.Millisecond) // two discovery rounds
+			// Each container was attributed while its pod still ran.
+			testenv.WaitFor(t, 30*time.Second, func() error { return attributed(stderr(), ids) })
 			cmd.Process.Signal(syscall.SIGINT)
 			if err := cmd.Wait(); err != nil {
 				t.Fatalf("sysrec: %v\n%s", err, stderr())
@@ -579,6 +585,23 @@ func TestRecordFiftyConcurrentContainers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// attributed returns nil once a debug log of record --containers says
+// that each container of ids was attributed.
+func attributed(log string, ids []string) error {
+	var lines []string
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "container attributed") {
+			lines = append(lines, line)
+		}
+	}
+	for _, id := range ids {
+		if !slices.ContainsFunc(lines, func(line string) bool { return strings.Contains(line, id) }) {
+			return fmt.Errorf("container %s is not attributed yet (%d attributed cgroups)", id, len(lines))
+		}
+	}
+	return nil
 }
 
 // Containers that run before sysrec starts are recorded from then on and
@@ -674,14 +697,13 @@ func TestRecordContainersLiveView(t *testing.T) {
 	tty.Close()
 	testenv.RunPod(t, endpoint, testenv.Pod{Name: "live", Namespace: "sysrec-live", Seccomp: testenv.Unconfined,
 		Command: []string{"/bin/sh", "-c", "while :; do uname >/dev/null; sleep 0.1; done"}})
-	deadline := time.Now().Add(10 * time.Second)
 	// The row, and a redraw over an earlier view.
-	for !strings.Contains(screen(), "sysrec-live/live/app") || !strings.Contains(screen(), "\x1b[") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the live view never showed sysrec-live/live/app and redrew:\n%q", screen())
+	testenv.WaitFor(t, 30*time.Second, func() error {
+		if s := screen(); !strings.Contains(s, "sysrec-live/live/app") || !strings.Contains(s, "\x1b[") {
+			return fmt.Errorf("the live view has not shown sysrec-live/live/app and redrawn:\n%q", s)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	cmd.Process.Signal(syscall.SIGINT)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("sysrec: %v\n%s", err, screen())
@@ -754,13 +776,12 @@ func startLogged(t *testing.T, until string, args ...string) (*exec.Cmd, func() 
 	cmd.Stderr = f
 	startGroup(t, cmd)
 	stderr := func() string { data, _ := os.ReadFile(errFile); return string(data) }
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(stderr(), until) {
-		if time.Now().After(deadline) {
-			t.Fatalf("sysrec never logged %q:\n%s", until, stderr())
+	testenv.WaitFor(t, 30*time.Second, func() error {
+		if s := stderr(); !strings.Contains(s, until) {
+			return fmt.Errorf("sysrec has not logged %q:\n%s", until, s)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	return cmd, stderr
 }
 

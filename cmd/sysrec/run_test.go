@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -151,18 +152,17 @@ func TestRunAuditStage(t *testing.T) {
 	}
 	startGroup(t, follow)
 	read := func(name string) string { data, _ := os.ReadFile(name); return string(data) }
-	time.Sleep(300 * time.Millisecond) // joined the group by then
+	waitAuditJoined(t, follow)
 	res := sysrec(t, append([]string{"run", "--profile", path, "--"}, append(cmd, "b")...)...)
 	if res.code != 0 || !strings.Contains(res.stdout, "made") {
 		t.Fatalf("under the LOG profile: got exit %d, %q, %q; want mkdir to go through", res.code, res.stdout, res.stderr)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(read(stdout), "\n") {
-		if time.Now().After(deadline) {
-			t.Fatalf("violations --follow printed no mkdir record:\n%s", read(stderr))
+	testenv.WaitFor(t, 30*time.Second, func() error {
+		if !strings.Contains(read(stdout), "\n") {
+			return fmt.Errorf("violations --follow printed no mkdir record:\n%s", read(stderr))
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	follow.Process.Signal(syscall.SIGINT)
 	if err := follow.Wait(); err != nil || !strings.Contains(read(stderr), "1 syscalls added to "+path) {
 		t.Fatalf("violations --into: %v; stderr %s; want 1 syscall added", err, read(stderr))

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -85,10 +86,10 @@ func TestViolationsFollow(t *testing.T) {
 		t.Fatal(err)
 	}
 	startGroup(t, cmd)
-	time.Sleep(300 * time.Millisecond) // joined the group by then
+	waitAuditJoined(t, cmd)
 	pid := testenv.RunLogged(t)
 	lines := bufio.NewScanner(out)
-	deadline := time.AfterFunc(10*time.Second, func() { cmd.Process.Kill() })
+	deadline := time.AfterFunc(30*time.Second, func() { cmd.Process.Kill() })
 	defer deadline.Stop()
 	found := false
 	for !found && lines.Scan() {
@@ -106,6 +107,19 @@ func TestViolationsFollow(t *testing.T) {
 	if err != nil {
 		t.Errorf("after SIGINT: got %v, want exit 0", err)
 	}
+}
+
+// waitAuditJoined returns once the sysrec that cmd runs has joined the
+// audit log multicast group: a record made from then on reaches it.
+func waitAuditJoined(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	testenv.WaitFor(t, 30*time.Second, func() error {
+		err := testenv.AuditJoined(cmd.Process.Pid)
+		if state, serr := procState(cmd.Process.Pid); err != nil && (serr != nil || state == "Z") {
+			t.Fatalf("sysrec exited before it joined the audit log group: %v", err)
+		}
+		return err
+	})
 }
 
 func TestViolationsUsage(t *testing.T) {
@@ -141,7 +155,7 @@ func TestViolationsAttribution(t *testing.T) {
 				t.Fatal(err)
 			}
 			startGroup(t, cmd)
-			time.Sleep(300 * time.Millisecond)
+			waitAuditJoined(t, cmd)
 			testenv.RunPod(t, endpoint, testenv.Pod{Name: "logger", Namespace: "sysrec-viol", Seccomp: profile,
 				Command: []string{"/bin/sh", "-c", "while :; do echo x >/dev/null; sleep 0.2; done"}})
 			deadline := time.AfterFunc(15*time.Second, func() { cmd.Process.Kill() })
