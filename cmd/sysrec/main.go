@@ -80,8 +80,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		},
 		// main decides the exit status; urfave/cli must not exit itself.
 		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   onUsageError,
 	}
-	return app.RunContext(ctx, args)
+	reportUsageErrors(app.Commands)
+	return app.RunContext(ctx, flagsFirst(app, args))
 }
 
 // logger builds the stderr logger from the global flags.
