@@ -130,20 +130,77 @@ func takesValue(flags []cli.Flag, arg string) bool {
 	return false
 }
 
-// onUsageError makes a mistake in the flags a usage error (exit status 2)
-// that says where help is, instead of urfave's help text on stdout and
-// exit status 1.
-func onUsageError(c *cli.Context, err error, _ bool) error {
-	return usageError("%w: see %s --help", err, c.Command.HelpName)
+// usageErrors returns the handler that makes a mistake in the flags a
+// usage error (exit status 2) that says where help is, instead of urfave's
+// help text on stdout and exit status 1. An unknown flag that follows the
+// command's first argument may be meant for that argument (sysrec run -p
+// p.json ls -la): the error then shows the command line with "--" before
+// the arguments.
+func usageErrors(app *cli.App, args []string) cli.OnUsageErrorFunc {
+	return func(c *cli.Context, err error, _ bool) error {
+		if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
+			if line, ok := dashDashed(app, args, name); ok {
+				return usageError("%w: see %s --help; if %s is an argument, put -- before the arguments: %s", err, c.Command.HelpName, "-"+name, line)
+			}
+		}
+		return usageError("%w: see %s --help", err, c.Command.HelpName)
+	}
 }
 
-// reportUsageErrors sets onUsageError on each of commands, and their
+// dashDashed returns args, as a shell command line, with "--" put before
+// the command's first argument, if the flag name comes after it and no
+// "--" is there yet.
+func dashDashed(app *cli.App, args []string, name string) (string, bool) {
+	i := 1
+	flags := app.Flags
+	var cmd *cli.Command
+	for ; i < len(args); i++ {
+		arg := args[i]
+		switch {
+		case arg == "--":
+			return "", false
+		case isFlag(arg):
+			if !strings.Contains(arg, "=") && takesValue(flags, arg) {
+				i++
+			}
+		case cmd == nil:
+			if cmd = app.Command(arg); cmd == nil {
+				return "", false
+			}
+			flags = cmd.Flags
+		default:
+			for _, later := range args[i+1:] {
+				if isFlag(later) && flagName(later) == name {
+					line := slices.Concat(args[:i], []string{"--"}, args[i:])
+					line[0] = app.Name
+					return shellJoin(line), true
+				}
+			}
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// shellJoin quotes the words that a shell would split or expand.
+func shellJoin(words []string) string {
+	quoted := make([]string, len(words))
+	for i, w := range words {
+		if w == "" || strings.ContainsAny(w, " \t\n'\"\\$`*?[]{}()<>|&;#~!") {
+			w = "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+		}
+		quoted[i] = w
+	}
+	return strings.Join(quoted, " ")
+}
+
+// reportUsageErrors sets handle on each of commands, and their
 // subcommands, that has no handler of its own.
-func reportUsageErrors(commands []*cli.Command) {
+func reportUsageErrors(commands []*cli.Command, handle cli.OnUsageErrorFunc) {
 	for _, c := range commands {
 		if c.OnUsageError == nil {
-			c.OnUsageError = onUsageError
+			c.OnUsageError = handle
 		}
-		reportUsageErrors(c.Subcommands)
+		reportUsageErrors(c.Subcommands, handle)
 	}
 }

@@ -158,6 +158,13 @@ func TestFlagsAnywhere(t *testing.T) {
 			{"--log-level", "loud", "record", "/bin/true", "-o", out},
 			{"--log-level=loud", "record", "-o", out, "/bin/true"},
 		}, code: 2, check: wantStderr("--log-level")},
+		{name: "a command's own flag without --", lines: [][]string{
+			{"run", "--profile", risky, "/bin/ls", "-la"},
+		}, code: 2, check: wantStderr("flag provided but not defined: -la",
+			"if -la is an argument, put -- before the arguments: sysrec run --profile "+risky+" -- /bin/ls -la")},
+		{name: "a quoted word in the corrected command line", lines: [][]string{
+			{"record", "-o", "x y.json", "/bin/sh", "-c", "echo hi"},
+		}, code: 2, check: wantStderr("put -- before the arguments: sysrec record -o 'x y.json' -- /bin/sh -c 'echo hi'")},
 		{name: "global flag and command flags", lines: [][]string{
 			{"--log-level", "debug", "lint", risky, "--strict", "-o", "json"},
 		}, code: 2, check: lintWarnings(2)},

@@ -80,9 +80,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		},
 		// main decides the exit status; urfave/cli must not exit itself.
 		ExitErrHandler: func(*cli.Context, error) {},
-		OnUsageError:   onUsageError,
 	}
-	reportUsageErrors(app.Commands)
+	app.OnUsageError = usageErrors(app, args)
+	reportUsageErrors(app.Commands, app.OnUsageError)
 	return app.RunContext(ctx, flagsFirst(app, args))
 }
 
