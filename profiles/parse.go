@@ -15,11 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"unicode/utf8"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/sysrec/sysrec/syscalls"
 )
@@ -584,25 +580,9 @@ func errnoName(s string) (uint, bool) {
 	if v, err := strconv.ParseUint(s, 10, 16); err == nil {
 		return uint(v), true
 	}
-	v, ok := errnoNames()[s]
-	return v, ok
+	v, ok := errnoNames[s]
+	return uint(v), ok
 }
-
-// errnoNames maps the Linux errno names to their numbers, once.
-var errnoNames = sync.OnceValue(func() map[string]uint {
-	m := map[string]uint{
-		// Aliases that ErrnoName does not return.
-		"EWOULDBLOCK": uint(unix.EWOULDBLOCK),
-		"EDEADLOCK":   uint(unix.EDEADLOCK),
-		"ENOTSUP":     uint(unix.ENOTSUP),
-	}
-	for e := syscall.Errno(1); e < 4096; e++ {
-		if n := unix.ErrnoName(e); n != "" {
-			m[n] = uint(e)
-		}
-	}
-	return m
-})
 
 // takesErrno reports whether an action carries an errno (or, for
 // SCMP_ACT_TRACE, a message number) in SECCOMP_RET_DATA; runc passes
