@@ -132,12 +132,9 @@ func TestCompareRuntimeDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, rt := range Runtimes {
+	for _, rt := range runtimeDefaults {
 		t.Run(rt, func(t *testing.T) {
-			deployed, err := RuntimeDefault(rt)
-			if err != nil {
-				t.Fatal(err)
-			}
+			deployed := runtimeDefault(t, rt)
 			cmp, err := Compare(recorded, deployed, CompareOptions{})
 			if err != nil {
 				t.Fatal(err)

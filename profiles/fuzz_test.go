@@ -14,18 +14,11 @@ import (
 //
 //	go test -run '^$' -fuzz FuzzParse -fuzztime 15s ./profiles
 func FuzzParse(f *testing.F) {
-	for _, r := range Runtimes {
-		p, err := RuntimeDefault(r)
-		if err != nil {
-			f.Fatal(err)
-		}
-		data, err := Marshal(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
+	files := []string{"testdata/containers-common-seccomp.json", "testdata/oci-linux-seccomp.json"}
+	for _, rt := range runtimeDefaults {
+		files = append(files, runtimeDefaultFile(rt))
 	}
-	for _, file := range []string{"testdata/containers-common-seccomp.json", "testdata/oci-linux-seccomp.json"} {
+	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			f.Fatal(err)

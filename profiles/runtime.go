@@ -6,6 +6,16 @@ import (
 	"github.com/sysrec/sysrec/syscalls"
 )
 
+// DefaultCaps is the capability set that containerd, CRI-O and Docker give
+// a container by default (containerd's oci.defaultUnixCaps, Docker's
+// oci/caps.DefaultCapabilities). containerd's default profile depends on
+// it; Evaluate takes the set per query.
+var DefaultCaps = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}
+
 // RuncSyscalls are the syscalls that runc's init process makes after it
 // has loaded a container's seccomp filter and before it execs the
 // entrypoint, so every container profile must allow them: without them

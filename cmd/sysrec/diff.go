@@ -10,6 +10,7 @@ import (
 
 	"github.com/sysrec/sysrec/cri"
 	"github.com/sysrec/sysrec/profiles"
+	"github.com/sysrec/sysrec/profiles/runtimes"
 	"github.com/sysrec/sysrec/syscalls"
 )
 
@@ -171,13 +172,13 @@ type namedProfile struct {
 func deployedProfiles(ctx context.Context, arg, endpoint string) ([]namedProfile, error) {
 	switch {
 	case arg == runtimeDefault || strings.HasPrefix(arg, runtimeDefault+":"):
-		names := profiles.Runtimes
+		names := runtimes.Names
 		if rt, ok := strings.CutPrefix(arg, runtimeDefault+":"); ok {
 			names = []string{rt}
 		}
 		var out []namedProfile
 		for _, rt := range names {
-			p, err := profiles.RuntimeDefault(rt)
+			p, err := runtimes.Default(rt)
 			if err != nil {
 				return nil, usageError("%s: %w", arg, err)
 			}

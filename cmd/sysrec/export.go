@@ -10,7 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"sigs.k8s.io/yaml"
 
-	"github.com/sysrec/sysrec/profiles"
+	"github.com/sysrec/sysrec/profiles/kube"
 )
 
 // exportFormats are the values of export --format.
@@ -66,18 +66,18 @@ func export(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := profiles.ExportOptions{Name: c.String("name"), Namespace: c.String("namespace"), Dir: dir, Image: c.String("image")}
+	opts := kube.Options{Name: c.String("name"), Namespace: c.String("namespace"), Dir: dir, Image: c.String("image")}
 
 	var objs []any
 	switch format {
 	case "configmap", "daemonset":
-		cm, err := profiles.ConfigMap(in, opts)
+		cm, err := kube.ConfigMap(in, opts)
 		if err != nil {
 			return err
 		}
 		objs = append(objs, cm)
 		if format == "daemonset" {
-			ds, err := profiles.DaemonSet(in, opts)
+			ds, err := kube.DaemonSet(in, opts)
 			if err != nil {
 				return err
 			}
@@ -85,11 +85,11 @@ func export(c *cli.Context) error {
 		}
 	case "seccompprofile":
 		for _, f := range files {
-			name := profiles.SeccompProfileName(f.rel)
+			name := kube.SeccompProfileName(f.rel)
 			if len(files) == 1 && c.IsSet("name") {
 				name = opts.Name
 			}
-			sp, err := profiles.SeccompProfile(name, opts.Namespace, f.profile)
+			sp, err := kube.SeccompProfile(name, opts.Namespace, f.profile)
 			if err != nil {
 				return fmt.Errorf("exporting %s: %w", f.source, err)
 			}
@@ -97,7 +97,7 @@ func export(c *cli.Context) error {
 		}
 	case "pod-patch":
 		for _, f := range files {
-			objs = append(objs, profiles.PodPatch(dir, f.rel))
+			objs = append(objs, kube.PodPatch(dir, f.rel))
 		}
 	}
 	data, err := yamlDocuments(objs)

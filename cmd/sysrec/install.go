@@ -14,6 +14,7 @@ import (
 
 	"github.com/sysrec/sysrec/cri"
 	"github.com/sysrec/sysrec/profiles"
+	"github.com/sysrec/sysrec/profiles/kubelet"
 )
 
 func installCommand() *cli.Command {
@@ -33,7 +34,7 @@ func installCommand() *cli.Command {
 			"   sysrec install --root /host/var/lib/kubelet/seccomp profiles/",
 		Flags: []cli.Flag{
 			outputFlag(),
-			&cli.StringFlag{Name: "root", Value: profiles.KubeletSeccompRoot, Usage: "the kubelet's seccomp `ROOT` directory"},
+			&cli.StringFlag{Name: "root", Value: kubelet.SeccompRoot, Usage: "the kubelet's seccomp `ROOT` directory"},
 			&cli.StringFlag{Name: "dir", Value: "sysrec", Usage: "install below ROOT/`DIR`"},
 		},
 		Action: install,
@@ -60,7 +61,7 @@ func install(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	paths, err := profiles.Install(c.String("root"), dir, in)
+	paths, err := kubelet.Install(c.String("root"), dir, in)
 	if err != nil {
 		return err
 	}
@@ -93,7 +94,7 @@ type profileFile struct {
 
 // profilesToShip reads the --dir flag and the profiles that export and
 // install take as arguments.
-func profilesToShip(c *cli.Context) (dir string, files []profileFile, in []profiles.File, err error) {
+func profilesToShip(c *cli.Context) (dir string, files []profileFile, in []kubelet.File, err error) {
 	dir = c.String("dir")
 	if dir == "" || cri.SanitizeName(dir) != dir {
 		return "", nil, nil, usageError("--dir %q: want one plain name of letters, digits, '.', '_' or '-'", dir)
@@ -101,9 +102,9 @@ func profilesToShip(c *cli.Context) (dir string, files []profileFile, in []profi
 	if files, err = profileFiles(c.Args().Slice()); err != nil {
 		return "", nil, nil, err
 	}
-	in = make([]profiles.File, len(files))
+	in = make([]kubelet.File, len(files))
 	for i, f := range files {
-		in[i] = profiles.File{Rel: f.rel, Data: f.data}
+		in[i] = kubelet.File{Rel: f.rel, Data: f.data}
 	}
 	return dir, files, in, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sysrec/sysrec/internal/testenv"
 	"github.com/sysrec/sysrec/profiles"
+	"github.com/sysrec/sysrec/profiles/runtimes"
 	"github.com/sysrec/sysrec/syscalls"
 )
 
@@ -373,8 +374,8 @@ func TestLint(t *testing.T) {
 	risky := writeProfile(t, dir, "risky.json", allowList(syscalls.X86_64, "read", "ptrace", "read"))
 	bad := writeFile(t, dir, "bad.json", badProfile)
 	var defaults []string
-	for _, rt := range profiles.Runtimes {
-		p, err := profiles.RuntimeDefault(rt)
+	for _, rt := range runtimes.Names {
+		p, err := runtimes.Default(rt)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,7 @@
-package profiles
+// Package kubelet installs seccomp profiles where the kubelet reads
+// Localhost profiles, below /var/lib/kubelet/seccomp, without following a
+// symbolic link that a container could have planted there.
+package kubelet
 
 import (
 	"errors"
@@ -9,12 +12,14 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sysrec/sysrec/profiles"
 )
 
-// KubeletSeccompRoot is where the kubelet looks for Localhost profiles: a
-// pod's localhostProfile "sysrec/web.json" is the file
+// SeccompRoot is where the kubelet looks for Localhost profiles: a pod's
+// localhostProfile "sysrec/web.json" is the file
 // /var/lib/kubelet/seccomp/sysrec/web.json on its node.
-const KubeletSeccompRoot = "/var/lib/kubelet/seccomp"
+const SeccompRoot = "/var/lib/kubelet/seccomp"
 
 // File is a profile to install: Rel is its slash-separated path below the
 // install directory, as a pod's localhostProfile names it after the
@@ -39,12 +44,12 @@ type File struct {
 //
 // It returns the paths written.
 func Install(root, dir string, files []File) ([]string, error) {
-	if err := checkRel(dir); err != nil {
+	if err := CheckRel(dir); err != nil {
 		return nil, fmt.Errorf("install directory %q: %w", dir, err)
 	}
 	var errs []error
 	for _, f := range files {
-		if err := checkRel(f.Rel); err != nil {
+		if err := CheckRel(f.Rel); err != nil {
 			errs = append(errs, fmt.Errorf("profile path %q: %w", f.Rel, err))
 			continue
 		}
@@ -52,7 +57,7 @@ func Install(root, dir string, files []File) ([]string, error) {
 			errs = append(errs, fmt.Errorf("profile path %q: want a name ending in .json", f.Rel))
 			continue
 		}
-		if _, err := Parse(f.Data, f.Rel); err != nil {
+		if _, err := profiles.Parse(f.Data, f.Rel); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -77,10 +82,10 @@ func Install(root, dir string, files []File) ([]string, error) {
 	return written, nil
 }
 
-// checkRel accepts a relative slash-separated path whose elements are
+// CheckRel accepts a relative slash-separated path whose elements are
 // plain names: no "..", ".", empty element, hidden name (which the
 // temporary files use) or NUL.
-func checkRel(rel string) error {
+func CheckRel(rel string) error {
 	if rel == "" {
 		return errors.New("empty path")
 	}

@@ -1,4 +1,8 @@
-package profiles
+// Package kube exports seccomp profiles as Kubernetes objects: a
+// ConfigMap of their JSON, a DaemonSet that installs them on every node
+// as package kubelet does, the security-profiles-operator's
+// SeccompProfile, and pod template patches that use them.
+package kube
 
 import (
 	"crypto/sha256"
@@ -14,16 +18,19 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/sysrec/sysrec/profiles"
+	"github.com/sysrec/sysrec/profiles/kubelet"
 )
 
-// ExportOptions name the Kubernetes objects that carry profiles to nodes.
-type ExportOptions struct {
+// Options name the Kubernetes objects that carry profiles to nodes.
+type Options struct {
 	// Name of the ConfigMap and DaemonSet.
 	Name string
 	// Namespace of every object; empty leaves it to kubectl.
 	Namespace string
 	// Dir is the directory below the kubelet's seccomp root that the
-	// profiles go to, as Install's dir.
+	// profiles go to, as kubelet.Install's dir.
 	Dir string
 	// Image runs the DaemonSet's shell: it needs sh, mkdir, cp, mv and
 	// sleep.
@@ -43,7 +50,7 @@ func ConfigMapKey(rel string) string { return strings.ReplaceAll(rel, "/", "__")
 
 // ConfigMap holds the profiles' JSON, one key per file (see
 // ConfigMapKey).
-func ConfigMap(files []File, opts ExportOptions) (*corev1.ConfigMap, error) {
+func ConfigMap(files []kubelet.File, opts Options) (*corev1.ConfigMap, error) {
 	if err := checkName("ConfigMap", opts.Name); err != nil {
 		return nil, err
 	}
@@ -74,22 +81,22 @@ func ConfigMap(files []File, opts ExportOptions) (*corev1.ConfigMap, error) {
 
 // DaemonSet runs on every node, tolerating every taint, and copies the
 // profiles from the ConfigMap of the same name (see ConfigMap) to
-// /var/lib/kubelet/seccomp/<dir>/<rel> on the node, where Install would
-// put them. Each file is copied next to its target and renamed over it, so
+// /var/lib/kubelet/seccomp/<dir>/<rel> on the node, where kubelet.Install
+// would put them. Each file is copied next to its target and renamed over it, so
 // the kubelet never reads half a profile. The pod template carries a hash
 // of the profiles, so that changing them rolls the DaemonSet out again.
-func DaemonSet(files []File, opts ExportOptions) (*appsv1.DaemonSet, error) {
+func DaemonSet(files []kubelet.File, opts Options) (*appsv1.DaemonSet, error) {
 	if err := checkName("DaemonSet", opts.Name); err != nil {
 		return nil, err
 	}
-	if err := checkRel(opts.Dir); err != nil {
+	if err := kubelet.CheckRel(opts.Dir); err != nil {
 		return nil, fmt.Errorf("install directory %q: %w", opts.Dir, err)
 	}
 	if opts.Image == "" {
 		return nil, errors.New("the DaemonSet needs an image with a shell")
 	}
 	const src, dst = "/profiles", "/host"
-	sorted := append([]File(nil), files...)
+	sorted := append([]kubelet.File(nil), files...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Rel < sorted[j].Rel })
 	hash := sha256.New()
 	script := []string{
@@ -98,7 +105,7 @@ func DaemonSet(files []File, opts ExportOptions) (*appsv1.DaemonSet, error) {
 		`put() { mkdir -p "$(dirname "$2")"; cp "$1" "$2.sysrec-tmp"; mv -f "$2.sysrec-tmp" "$2"; }`,
 	}
 	for _, f := range sorted {
-		if err := checkRel(f.Rel); err != nil {
+		if err := kubelet.CheckRel(f.Rel); err != nil {
 			return nil, fmt.Errorf("profile path %q: %w", f.Rel, err)
 		}
 		// Names are sanitized (checkRel and the ConfigMap key rules), so
@@ -173,7 +180,7 @@ func DaemonSet(files []File, opts ExportOptions) (*appsv1.DaemonSet, error) {
 							LocalObjectReference: corev1.LocalObjectReference{Name: opts.Name},
 						}}},
 						{Name: "seccomp", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{
-							Path: KubeletSeccompRoot, Type: &hostPathType,
+							Path: kubelet.SeccompRoot, Type: &hostPathType,
 						}}},
 					},
 				},
@@ -217,19 +224,19 @@ type SeccompProfileObject struct {
 
 // SeccompProfileSpec mirrors the operator's SeccompProfileSpec.
 type SeccompProfileSpec struct {
-	DefaultAction    Action       `json:"defaultAction"`
-	Architectures    []string     `json:"architectures,omitempty"`
-	ListenerPath     string       `json:"listenerPath,omitempty"`
-	ListenerMetadata string       `json:"listenerMetadata,omitempty"`
-	Syscalls         []spoSyscall `json:"syscalls,omitempty"`
-	Flags            []Flag       `json:"flags,omitempty"`
+	DefaultAction    profiles.Action `json:"defaultAction"`
+	Architectures    []string        `json:"architectures,omitempty"`
+	ListenerPath     string          `json:"listenerPath,omitempty"`
+	ListenerMetadata string          `json:"listenerMetadata,omitempty"`
+	Syscalls         []spoSyscall    `json:"syscalls,omitempty"`
+	Flags            []profiles.Flag `json:"flags,omitempty"`
 }
 
 type spoSyscall struct {
-	Names    []string `json:"names"`
-	Action   Action   `json:"action"`
-	ErrnoRet uint     `json:"errnoRet,omitempty"`
-	Args     []Arg    `json:"args,omitempty"`
+	Names    []string        `json:"names"`
+	Action   profiles.Action `json:"action"`
+	ErrnoRet uint            `json:"errnoRet,omitempty"`
+	Args     []profiles.Arg  `json:"args,omitempty"`
 }
 
 // SeccompProfileName is the name of the SeccompProfile object for the
@@ -245,7 +252,7 @@ func SeccompProfileName(rel string) string {
 // dropped; what would change what the profile does and the operator's
 // type cannot hold (includes, excludes, defaultErrnoRet, archMap) is an
 // error.
-func SeccompProfile(name, namespace string, p *Profile) (*SeccompProfileObject, error) {
+func SeccompProfile(name, namespace string, p *profiles.Profile) (*SeccompProfileObject, error) {
 	if err := checkName("SeccompProfile", name); err != nil {
 		return nil, err
 	}
@@ -284,7 +291,7 @@ func SeccompProfile(name, namespace string, p *Profile) (*SeccompProfileObject, 
 	return obj, nil
 }
 
-func objectMeta(opts ExportOptions) metav1.ObjectMeta {
+func objectMeta(opts Options) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: opts.Name, Namespace: opts.Namespace}
 }
 

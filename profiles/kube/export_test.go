@@ -1,4 +1,4 @@
-package profiles
+package kube
 
 import (
 	"os"
@@ -10,15 +10,21 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/sysrec/sysrec/profiles"
+	"github.com/sysrec/sysrec/profiles/kubelet"
 	"github.com/sysrec/sysrec/syscalls"
 )
 
-var exportFiles = []File{
+const validProfile = `{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}` + "\n"
+
+func uintp(v uint) *uint { return &v }
+
+var exportFiles = []kubelet.File{
 	{Rel: "web.json", Data: []byte(validProfile)},
 	{Rel: "shop/cart/app.json", Data: []byte(strings.Replace(validProfile, "read", "write", 1))},
 }
 
-var exportOpts = ExportOptions{Name: "profiles", Namespace: "kube-system", Dir: "sysrec", Image: "busybox"}
+var exportOpts = Options{Name: "profiles", Namespace: "kube-system", Dir: "sysrec", Image: "busybox"}
 
 func TestConfigMap(t *testing.T) {
 	cm, err := ConfigMap(exportFiles, exportOpts)
@@ -32,14 +38,14 @@ func TestConfigMap(t *testing.T) {
 
 	for _, tc := range []struct {
 		name  string
-		files []File
-		opts  ExportOptions
+		files []kubelet.File
+		opts  Options
 		want  string
 	}{
-		{"bad name", exportFiles, ExportOptions{Name: "Not_A_Name"}, "ConfigMap name"},
-		{"key clash", []File{{Rel: "a/b.json"}, {Rel: "a__b.json"}}, exportOpts, "share the ConfigMap key"},
-		{"bad key", []File{{Rel: "a b.json"}}, exportOpts, "ConfigMap key"},
-		{"too big", []File{{Rel: "big.json", Data: make([]byte, 2<<20)}}, exportOpts, "several parts"},
+		{"bad name", exportFiles, Options{Name: "Not_A_Name"}, "ConfigMap name"},
+		{"key clash", []kubelet.File{{Rel: "a/b.json"}, {Rel: "a__b.json"}}, exportOpts, "share the ConfigMap key"},
+		{"bad key", []kubelet.File{{Rel: "a b.json"}}, exportOpts, "ConfigMap key"},
+		{"too big", []kubelet.File{{Rel: "big.json", Data: make([]byte, 2<<20)}}, exportOpts, "several parts"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := ConfigMap(tc.files, tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -74,8 +80,8 @@ func TestDaemonSetInstallsLikeInstall(t *testing.T) {
 	if v := vols["profiles"]; v.ConfigMap == nil || v.ConfigMap.Name != cm.Name {
 		t.Errorf("profiles volume: got %+v, want ConfigMap %s", v, cm.Name)
 	}
-	if v := vols["seccomp"]; v.HostPath == nil || v.HostPath.Path != KubeletSeccompRoot {
-		t.Errorf("seccomp volume: got %+v, want hostPath %s", v, KubeletSeccompRoot)
+	if v := vols["seccomp"]; v.HostPath == nil || v.HostPath.Path != kubelet.SeccompRoot {
+		t.Errorf("seccomp volume: got %+v, want hostPath %s", v, kubelet.SeccompRoot)
 	}
 	if len(spec.InitContainers) != 1 || len(spec.Containers) != 1 {
 		t.Fatalf("got %d init containers and %d containers, want 1 and 1", len(spec.InitContainers), len(spec.Containers))
@@ -102,11 +108,11 @@ func TestDaemonSetInstallsLikeInstall(t *testing.T) {
 		t.Fatalf("running the install script: %v\n%s\n%s", err, out, script)
 	}
 	want := t.TempDir()
-	if _, err := Install(want, "sysrec", exportFiles); err != nil {
+	if _, err := kubelet.Install(want, "sysrec", exportFiles); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := tree(t, host), tree(t, want); !reflect.DeepEqual(got, want) {
-		t.Errorf("the DaemonSet installs\n%v\nInstall installs\n%v", got, want)
+		t.Errorf("the DaemonSet installs\n%v\nkubelet.Install installs\n%v", got, want)
 	}
 
 	// Other profiles, another rollout.
@@ -155,13 +161,13 @@ func TestPodPatch(t *testing.T) {
 }
 
 func TestSeccompProfile(t *testing.T) {
-	p := &Profile{
-		DefaultAction: ActErrno,
+	p := &profiles.Profile{
+		DefaultAction: profiles.ActErrno,
 		Architectures: []syscalls.Arch{syscalls.X86_64},
-		Flags:         []Flag{FlagLog},
-		Syscalls: []Syscall{
-			{Name: "close", Names: []string{"read"}, Action: ActAllow, Comment: "dropped"},
-			{Names: []string{"personality"}, Action: ActErrno, ErrnoRet: uintp(38), Args: []Arg{{Index: 0, Value: 8, Op: OpEqualTo}}},
+		Flags:         []profiles.Flag{profiles.FlagLog},
+		Syscalls: []profiles.Syscall{
+			{Name: "close", Names: []string{"read"}, Action: profiles.ActAllow, Comment: "dropped"},
+			{Names: []string{"personality"}, Action: profiles.ActErrno, ErrnoRet: uintp(38), Args: []profiles.Arg{{Index: 0, Value: 8, Op: profiles.OpEqualTo}}},
 		},
 	}
 	obj, err := SeccompProfile("web", "ns", p)
@@ -169,12 +175,12 @@ func TestSeccompProfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := SeccompProfileSpec{
-		DefaultAction: ActErrno,
+		DefaultAction: profiles.ActErrno,
 		Architectures: []string{"SCMP_ARCH_X86_64"},
-		Flags:         []Flag{FlagLog},
+		Flags:         []profiles.Flag{profiles.FlagLog},
 		Syscalls: []spoSyscall{
-			{Names: []string{"close", "read"}, Action: ActAllow},
-			{Names: []string{"personality"}, Action: ActErrno, ErrnoRet: 38, Args: []Arg{{Index: 0, Value: 8, Op: OpEqualTo}}},
+			{Names: []string{"close", "read"}, Action: profiles.ActAllow},
+			{Names: []string{"personality"}, Action: profiles.ActErrno, ErrnoRet: 38, Args: []profiles.Arg{{Index: 0, Value: 8, Op: profiles.OpEqualTo}}},
 		},
 	}
 	if !reflect.DeepEqual(obj.Spec, want) || obj.Name != "web" || obj.Namespace != "ns" || obj.Kind != "SeccompProfile" {
@@ -183,12 +189,12 @@ func TestSeccompProfile(t *testing.T) {
 
 	for _, tc := range []struct {
 		name string
-		p    *Profile
+		p    *profiles.Profile
 		want string
 	}{
-		{"defaultErrnoRet", &Profile{DefaultAction: ActErrno, DefaultErrnoRet: uintp(38)}, "defaultErrnoRet"},
-		{"archMap", &Profile{DefaultAction: ActErrno, ArchMap: []ArchMap{{Arch: "SCMP_ARCH_X86_64"}}}, "archMap"},
-		{"includes", &Profile{DefaultAction: ActErrno, Syscalls: []Syscall{{Names: []string{"a"}, Action: ActAllow, Includes: &Filter{Caps: []string{"CAP_SYS_ADMIN"}}}}}, "syscalls[0]"},
+		{"defaultErrnoRet", &profiles.Profile{DefaultAction: profiles.ActErrno, DefaultErrnoRet: uintp(38)}, "defaultErrnoRet"},
+		{"archMap", &profiles.Profile{DefaultAction: profiles.ActErrno, ArchMap: []profiles.ArchMap{{Arch: "SCMP_ARCH_X86_64"}}}, "archMap"},
+		{"includes", &profiles.Profile{DefaultAction: profiles.ActErrno, Syscalls: []profiles.Syscall{{Names: []string{"a"}, Action: profiles.ActAllow, Includes: &profiles.Filter{Caps: []string{"CAP_SYS_ADMIN"}}}}}, "syscalls[0]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := SeccompProfile("web", "", tc.p); err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "ConfigMap") {
