@@ -33,7 +33,6 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
-	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 
 	"github.com/sysrec/sysrec/bpf"
@@ -141,6 +140,7 @@ func ParseFilterCapture(s string) (FilterCapture, error) {
 // New checks privileges and kernel support, then loads and attaches the
 // programs. Close releases them.
 func New(opts Options) (*Recorder, error) {
+	start := time.Now()
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -160,7 +160,7 @@ func New(opts Options) (*Recorder, error) {
 	if btfPath == "" {
 		btfPath = DefaultKernelBTF
 	}
-	kernelTypes, err := loadKernelBTF(btfPath)
+	kernel, err := loadKernelBTF(btfPath)
 	if err != nil {
 		return nil, err
 	}
@@ -168,10 +168,7 @@ func New(opts Options) (*Recorder, error) {
 	if maxTargets == 0 {
 		maxTargets = DefaultMaxTargets
 	}
-
-	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; later ones
-	// to the cgroup, and this is a no-op there.
-	if err := rlimit.RemoveMemlock(); err != nil {
+	if err := raiseMemlock(); err != nil {
 		log.Debug("raising RLIMIT_MEMLOCK failed; continuing", "err", err)
 	}
 
@@ -198,13 +195,17 @@ func New(opts Options) (*Recorder, error) {
 		commandTargets = maxTargets / 2
 	}
 	// init's mount namespace is the host's; where init cannot be
-	// inspected, sysrec's own stands in for it.
-	hostMntNS, err := mntNamespace("/proc/1/ns/mnt")
-	if err != nil {
-		hostMntNS, err = mntNamespace("/proc/self/ns/mnt")
-	}
-	if err != nil && len(opts.ContainerRoots) > 0 {
-		return nil, err
+	// inspected, sysrec's own stands in for it. Only container mode reads
+	// it.
+	var hostMntNS uint32
+	if len(opts.ContainerRoots) > 0 {
+		hostMntNS, err = mntNamespace("/proc/1/ns/mnt")
+		if err != nil {
+			hostMntNS, err = mntNamespace("/proc/self/ns/mnt")
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	rootIDs, err := cgroupIDs(opts.ContainerRoots)
 	if err != nil {
@@ -225,11 +226,11 @@ func New(opts Options) (*Recorder, error) {
 		}
 	}
 
-	start := time.Now()
 	r := &Recorder{log: log, native: native, compat: compat}
-	if err := r.objs.load(spec, kernelTypes, opts.portable, log); err != nil {
+	if err := r.objs.load(spec, kernel, len(opts.ContainerRoots) > 0, opts.portable, log); err != nil {
 		return nil, err
 	}
+	log.Debug("eBPF programs loaded", "took", time.Since(start))
 	if err := r.setContainerRoots(opts.ContainerRoots); err != nil {
 		r.Close()
 		return nil, err
@@ -249,7 +250,7 @@ func New(opts Options) (*Recorder, error) {
 		}
 		r.links = append(r.links, l)
 	}
-	if err := r.attachCapture(spec, kernelTypes, opts.FilterCapture); err != nil {
+	if err := r.attachCapture(spec, kernel, opts.FilterCapture); err != nil {
 		r.Close()
 		return nil, err
 	}
@@ -269,20 +270,24 @@ func New(opts Options) (*Recorder, error) {
 // attachCapture loads and attaches the program that captures what
 // seccomp filters deny, as mode asks. In CaptureAuto mode, a kernel that
 // refuses fentry (lockdown, a BPF LSM policy, no ftrace) means no capture,
-// which is logged; in CaptureEntry mode it is an error.
-func (r *Recorder) attachCapture(spec *ebpf.CollectionSpec, kernelTypes *btf.Spec, mode FilterCapture) error {
+// which is logged; in CaptureEntry mode it is an error. The attempt
+// reuses the kernel BTF that the other programs were loaded with, so a
+// refusal costs well under a millisecond.
+func (r *Recorder) attachCapture(spec *ebpf.CollectionSpec, kernel kernelBTF, mode FilterCapture) error {
 	r.captureMode = CaptureNone
 	switch mode {
 	case CaptureNone:
 		return nil
 	case CaptureExit:
-		if err := r.loadCapture(spec, kernelTypes, "sys_exit_filtered", ebpf.AttachTraceRawTp); err != nil {
+		if err := r.loadCapture(spec, kernel, "sys_exit_filtered", ebpf.AttachTraceRawTp); err != nil {
 			return err
 		}
 		r.captureMode = CaptureExit
 		return nil
 	}
-	err := r.loadCapture(spec, kernelTypes, "secure_computing", ebpf.AttachTraceFEntry)
+	start := time.Now()
+	err := r.loadCapture(spec, kernel, "secure_computing", ebpf.AttachTraceFEntry)
+	r.log.Debug("tried fentry on the kernel's seccomp entry", "ok", err == nil, "took", time.Since(start))
 	if err == nil {
 		r.captureMode = CaptureEntry
 		return nil
@@ -297,24 +302,22 @@ func (r *Recorder) attachCapture(spec *ebpf.CollectionSpec, kernelTypes *btf.Spe
 
 // loadCapture loads and attaches one capture program, sharing the maps
 // already loaded.
-func (r *Recorder) loadCapture(spec *ebpf.CollectionSpec, kernelTypes *btf.Spec, name string, attach ebpf.AttachType) error {
+func (r *Recorder) loadCapture(spec *ebpf.CollectionSpec, kernel kernelBTF, name string, attach ebpf.AttachType) error {
 	prog, ok := spec.Programs[name]
 	if !ok {
 		return fmt.Errorf("embedded eBPF objects lack program %s", name)
 	}
 	// The same maps, with the one program under a fixed name.
-	one := spec.Copy()
+	one := *spec
 	one.Programs = map[string]*ebpf.ProgramSpec{"prog": prog}
 	var objs struct {
 		Prog *ebpf.Program `ebpf:"prog"`
 	}
-	opts := &ebpf.CollectionOptions{
-		Programs: ebpf.ProgramOptions{KernelTypes: kernelTypes},
-		MapReplacements: map[string]*ebpf.Map{
-			"task_states": r.objs.TaskStates,
-			"targets":     r.objs.Targets,
-			"stats":       r.objs.Stats,
-		},
+	opts := kernel.options()
+	opts.MapReplacements = map[string]*ebpf.Map{
+		"task_states": r.objs.TaskStates,
+		"targets":     r.objs.Targets,
+		"stats":       r.objs.Stats,
 	}
 	if err := one.LoadAndAssign(&objs, opts); err != nil {
 		return fmt.Errorf("loading eBPF program %s, which captures what seccomp filters deny: %w", name, privilegeHint(err))
@@ -524,6 +527,9 @@ func (r *Recorder) Close() error {
 type objects struct {
 	hooks
 	SysEnter *ebpf.Program // sys_enter, or sys_enter_portable
+	// Adopt is a task iterator that adopts running container tasks;
+	// loaded in container mode only.
+	Adopt *ebpf.Program
 }
 
 // hooks are the maps and the lifecycle programs, loaded together with one
@@ -533,37 +539,61 @@ type hooks struct {
 	Fork *ebpf.Program `ebpf:"sched_process_fork"`
 	Exec *ebpf.Program `ebpf:"sched_process_exec"`
 	Exit *ebpf.Program `ebpf:"sched_process_exit"`
-	// Adopt is a task iterator that adopts running container tasks.
-	Adopt *ebpf.Program `ebpf:"adopt_running"`
 }
 
-// load loads the maps and programs. sys_enter reads kernel-internal
-// fields of task-local storage to stay cheap; a kernel whose layout it
-// cannot relocate against gets sys_enter_portable, which uses the helper.
-// Each load relocates against the kernel's BTF anew (about 30 ms), so the
-// fast program is loaded together with the rest.
-func (o *objects) load(spec *ebpf.CollectionSpec, kernelTypes *btf.Spec, portableOnly bool, log *slog.Logger) error {
-	opts := &ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kernelTypes}}
+// load loads the maps and the programs that the mode needs: the capture
+// programs are loaded later, if asked for, and the task iterator only in
+// container mode. sys_enter reads kernel-internal fields of task-local
+// storage to stay cheap; a kernel whose layout it cannot relocate against
+// gets sys_enter_portable, which uses the helper. The kernel's BTF is
+// decoded once for every load (see kernelBTF).
+func (o *objects) load(spec *ebpf.CollectionSpec, kernel kernelBTF, containers, portableOnly bool, log *slog.Logger) error {
+	opts := kernel.options()
+	names := []string{"sched_process_fork", "sched_process_exec", "sched_process_exit"}
+	if containers {
+		names = append(names, "adopt_running")
+	}
 	if !portableOnly {
-		var fast struct {
-			hooks
-			SysEnter *ebpf.Program `ebpf:"sys_enter"`
-		}
-		err := spec.LoadAndAssign(&fast, opts)
+		err := o.loadWith(spec, append(names, "sys_enter"), opts)
 		if err == nil {
-			o.hooks, o.SysEnter = fast.hooks, fast.SysEnter
 			return nil
 		}
-		log.Debug("the fast sys_enter program was rejected; using the portable one", "err", err)
+		log.Debug("the fast sys_enter program was rejected; using the portable one", "err", fmt.Sprintf("%+v", err))
 	}
-	var portable struct {
-		hooks
-		SysEnter *ebpf.Program `ebpf:"sys_enter_portable"`
-	}
-	if err := spec.LoadAndAssign(&portable, opts); err != nil {
+	if err := o.loadWith(spec, append(names, "sys_enter_portable"), opts); err != nil {
 		return fmt.Errorf("loading eBPF objects: %w", privilegeHint(err))
 	}
-	o.hooks, o.SysEnter = portable.hooks, portable.SysEnter
+	return nil
+}
+
+// loadWith loads the maps and the named programs, the last of which is a
+// sys_enter program.
+func (o *objects) loadWith(spec *ebpf.CollectionSpec, names []string, opts *ebpf.CollectionOptions) error {
+	// Only the programs named are relocated and verified; every map is
+	// created, since sched_process_exec refers to the container ones.
+	cs := *spec
+	cs.Programs = make(map[string]*ebpf.ProgramSpec, len(names))
+	for _, name := range names {
+		p, ok := spec.Programs[name]
+		if !ok {
+			return fmt.Errorf("embedded eBPF objects lack program %s", name)
+		}
+		cs.Programs[name] = p
+	}
+	coll, err := ebpf.NewCollectionWithOptions(&cs, *opts)
+	if err != nil {
+		return err
+	}
+	// What Assign does not take (the data sections, which the programs
+	// hold on to) is closed with the collection.
+	defer coll.Close()
+	var h hooks
+	if err := coll.Assign(&h); err != nil {
+		return err
+	}
+	o.hooks = h
+	o.SysEnter = coll.DetachProgram(names[len(names)-1])
+	o.Adopt = coll.DetachProgram("adopt_running")
 	return nil
 }
 
@@ -578,21 +608,78 @@ func (o *objects) Close() error {
 	return errors.Join(errs...)
 }
 
-// loadKernelBTF checks that kernel BTF exists, which CO-RE relocation and
-// tp_btf programs both need. It returns nil types for the default path,
-// which cilium/ebpf then reads itself.
-func loadKernelBTF(path string) (*btf.Spec, error) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("reading kernel BTF: %w: sysrec needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distribution kernels since 5.4 are)", err)
+// kernelBTF is the kernel's BTF, which CO-RE relocation and the tp_btf,
+// fentry and iterator attach points all need. Decoding it, and then the
+// types that the programs use (task_struct and all it points to), is most
+// of the cost of loading (about 10 and 8 ms on the development VM), so
+// every load of a recorder shares one cache of it.
+type kernelBTF struct {
+	cache *btf.Cache
+	// types replaces the running kernel's types for CO-RE relocation when
+	// they are read from another file; nil for the default.
+	types *btf.Spec
+}
+
+func (k kernelBTF) options() *ebpf.CollectionOptions {
+	return &ebpf.CollectionOptions{
+		Programs: ebpf.ProgramOptions{KernelTypes: k.types},
+		Cache:    k.cache,
 	}
+}
+
+// loadKernelBTF checks that kernel BTF exists, which CO-RE relocation and
+// tp_btf programs both need, and starts decoding the running kernel's into
+// the cache, on another core, while the caller reads the eBPF objects and
+// creates the maps; the first program load waits for it. Types are read
+// from path too where it is not the default path.
+func loadKernelBTF(path string) (kernelBTF, error) {
+	k := kernelBTF{cache: btf.NewCache()}
+	if _, err := os.Stat(path); err != nil {
+		return k, fmt.Errorf("reading kernel BTF: %w: sysrec needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distribution kernels since 5.4 are)", err)
+	}
+	// An error is kept for the load that needs the types to report.
+	go k.cache.Kernel()
 	if path == DefaultKernelBTF {
-		return nil, nil
+		return k, nil
 	}
 	spec, err := btf.LoadSpec(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading kernel BTF from %s: %w", path, err)
+		return k, fmt.Errorf("reading kernel BTF from %s: %w", path, err)
 	}
-	return spec, nil
+	k.types = spec
+	return k, nil
+}
+
+// raiseMemlock lifts RLIMIT_MEMLOCK on kernels before 5.11, which charge
+// BPF memory to it; later ones charge the memory cgroup, and the limit,
+// which the recorded command inherits, is left alone there. (cilium/ebpf's
+// rlimit package probes for this with a BPF map at package init, which
+// cost every sysrec command about 5 ms.)
+func raiseMemlock() error {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return fmt.Errorf("reading the kernel version: %w", err)
+	}
+	release := unix.ByteSliceToString(u.Release[:])
+	if !kernelBefore(release, 5, 11) {
+		return nil
+	}
+	inf := unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
+	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &inf); err != nil {
+		return fmt.Errorf("raising RLIMIT_MEMLOCK on kernel %s: %w", release, err)
+	}
+	return nil
+}
+
+// kernelBefore reports whether a kernel release such as
+// "5.10.0-28-amd64" is older than major.minor. A release it cannot read
+// counts as older, so that the caller errs towards raising the limit.
+func kernelBefore(release string, major, minor int) bool {
+	var ma, mi int
+	if n, _ := fmt.Sscanf(release, "%d.%d", &ma, &mi); n != 2 {
+		return true
+	}
+	return ma < major || (ma == major && mi < minor)
 }
 
 // privilegeHint adds what to do to a permission error from the kernel.
