@@ -1,7 +1,9 @@
 // Command bench measures what sysrec costs a workload, side by side with
 // the other ways to see a workload's syscalls: no tracer, an empty BPF
 // program on sys_enter (the floor every sys_enter tracer pays), strace -f,
-// a bpftrace count map and perf trace. `make bench` runs it as root.
+// a bpftrace count map and perf trace; and what `sysrec record` costs to
+// start, against `strace -f`, on a command that does nearly nothing. `make
+// bench` runs it as root.
 //
 // The machine is noisy, so every figure comes from several rounds in which
 // the tracers take turns on the same workload, and ratios are taken round
@@ -26,6 +28,7 @@ import (
 
 type config struct {
 	rounds  int
+	starts  int
 	loop    int
 	threads int
 	files   int
@@ -37,13 +40,14 @@ type config struct {
 
 func main() {
 	var c config
-	flag.IntVar(&c.rounds, "rounds", 5, "rounds of every measurement")
+	flag.IntVar(&c.rounds, "rounds", 5, "rounds of every measurement but the start-up's")
+	flag.IntVar(&c.starts, "startup-rounds", 31, "rounds of the start-up measurement (one sysrec and one strace run each)")
 	flag.IntVar(&c.loop, "loop", 1000000, "getppid calls of the microloop")
 	flag.IntVar(&c.threads, "threads", 4, "threads of the multi-threaded workload")
 	flag.IntVar(&c.files, "files", 5000, "files in the tree that tar reads")
 	flag.StringVar(&c.sysrec, "sysrec", "bin/sysrec", "sysrec binary to measure")
 	flag.StringVar(&c.out, "o", "docs/benchmarks.md", "also write the report to `FILE` (empty: stdout only)")
-	flag.StringVar(&c.phases, "phases", "wall,kernel,cost", "comma-separated `PHASES` to run: wall, kernel, cost")
+	flag.StringVar(&c.phases, "phases", strings.Join(allPhases, ","), "comma-separated `PHASES` to run: "+strings.Join(allPhases, ", "))
 	flag.StringVar(&c.tracers, "tracers", strings.Join(allTracers, ","), "comma-separated `TRACERS` to measure")
 	flag.Parse()
 	if err := run(context.Background(), c); err != nil {
@@ -52,9 +56,18 @@ func main() {
 	}
 }
 
+// allPhases names every phase, in the order they run.
+var allPhases = []string{"wall", "kernel", "cost", "startup"}
+
 func run(ctx context.Context, c config) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("the benchmark loads BPF programs: run it as root")
+	}
+	phases := strings.Split(c.phases, ",")
+	for _, p := range phases {
+		if !slices.Contains(allPhases, p) {
+			return fmt.Errorf("unknown phase %q: want some of %s", p, strings.Join(allPhases, ","))
+		}
 	}
 	sysrec, err := filepath.Abs(c.sysrec)
 	if err != nil {
@@ -63,14 +76,15 @@ func run(ctx context.Context, c config) error {
 	if _, err := os.Stat(sysrec); err != nil {
 		return fmt.Errorf("sysrec binary: %w: run make build first", err)
 	}
-	env, err := newEnv(c, sysrec)
+	// The start-up phase needs neither the workloads nor the tracers.
+	workloads := slices.ContainsFunc(phases, func(p string) bool { return p != "startup" })
+	env, err := newEnv(c, sysrec, workloads)
 	if err != nil {
 		return err
 	}
 	defer env.Close()
 
 	rep := &report{config: c, started: time.Now()}
-	phases := strings.Split(c.phases, ",")
 	if slices.Contains(phases, "wall") {
 		progress("measuring wall time: %d rounds of %d workloads under %d tracers", c.rounds, len(env.workloads), len(env.tracers))
 		if rep.wall, err = measureWall(ctx, env, c.rounds); err != nil {
@@ -86,6 +100,12 @@ func run(ctx context.Context, c config) error {
 	if slices.Contains(phases, "cost") {
 		progress("measuring load, attach and memory")
 		if rep.cost, err = measureCost(env, c.rounds); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(phases, "startup") {
+		progress("measuring start-up: %d rounds of sysrec record and strace -f on /bin/true", c.starts)
+		if rep.startup, err = measureStartup(ctx, env, c.starts); err != nil {
 			return err
 		}
 	}
@@ -125,33 +145,40 @@ type env struct {
 	syscalls  map[string]uint64 // per workload, counted by strace -f -c
 }
 
-func newEnv(c config, sysrec string) (*env, error) {
-	gcc, err := exec.LookPath("gcc")
-	if err != nil {
-		return nil, fmt.Errorf("gcc is needed to build the workloads: run scripts/install-deps.sh bench")
-	}
-	wl, err := testenv.BuildWorkload(gcc)
-	if err != nil {
-		return nil, err
-	}
+// newEnv prepares what the phases share; the workloads and the tracers
+// only when workloads says a phase needs them.
+func newEnv(c config, sysrec string, workloads bool) (*env, error) {
 	tmp, err := os.MkdirTemp("", "sysrec-bench-")
 	if err != nil {
 		return nil, err
 	}
-	e := &env{sysrec: sysrec, wl: wl, tmp: tmp, syscalls: map[string]uint64{}}
+	e := &env{sysrec: sysrec, tmp: tmp, syscalls: map[string]uint64{}}
+	if e.cgroup, err = newCgroup(); err != nil {
+		e.Close()
+		return nil, err
+	}
+	if !workloads {
+		return e, nil
+	}
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		e.Close()
+		return nil, fmt.Errorf("gcc is needed to build the workloads: run scripts/install-deps.sh bench")
+	}
+	if e.wl, err = testenv.BuildWorkload(gcc); err != nil {
+		e.Close()
+		return nil, err
+	}
 	tree := filepath.Join(tmp, "tree")
 	if err := makeTree(tree, c.files); err != nil {
 		e.Close()
 		return nil, err
 	}
+	wl := e.wl
 	e.workloads = []workload{
 		{"microloop", []string{wl, "loop", fmt.Sprint(c.loop)}, fmt.Sprintf("%d getppid calls", c.loop)},
 		{"tar", []string{"tar", "-cf", "-", "-C", tree, "."}, fmt.Sprintf("GNU tar archiving %d files to a pipe", c.files)},
 		{"threads", []string{wl, "threads", fmt.Sprint(c.threads), fmt.Sprint(c.loop / c.threads)}, fmt.Sprintf("%d threads making %d getppid calls in all", c.threads, c.loop/c.threads*c.threads)},
-	}
-	if e.cgroup, err = newCgroup(); err != nil {
-		e.Close()
-		return nil, err
 	}
 	if e.tracers, err = tracers(e, strings.Split(c.tracers, ",")); err != nil {
 		e.Close()

@@ -253,3 +253,40 @@ func measureCost(e *env, rounds int) (*costResult, error) {
 	sort.Slice(res.maps, func(i, j int) bool { return res.maps[i].name < res.maps[j].name })
 	return res, nil
 }
+
+// startupResult holds one wall time per round for each command of the
+// start-up phase.
+type startupResult struct {
+	sysrec []time.Duration // sysrec record -o FILE -- /bin/true
+	strace []time.Duration // strace -f -o /dev/null /bin/true
+}
+
+// measureStartup times what recording costs a command that does nearly
+// nothing, against strace -f on the same command: whole processes, which
+// take turns, in a different order each round, after one round that is
+// not counted.
+func measureStartup(ctx context.Context, e *env, rounds int) (*startupResult, error) {
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		return nil, fmt.Errorf("strace: %w: run scripts/install-deps.sh bench", err)
+	}
+	cmds := [][]string{
+		{e.sysrec, "record", "-o", filepath.Join(e.tmp, "startup.json"), "--", "/bin/true"},
+		{strace, "-f", "-o", "/dev/null", "/bin/true"},
+	}
+	res := &startupResult{}
+	for r := -1; r < rounds; r++ {
+		var took [2]time.Duration
+		for i := range cmds {
+			j := (i + r + 1) % len(cmds)
+			if took[j], _, err = e.timed(ctx, cmds[j]); err != nil {
+				return nil, err
+			}
+		}
+		if r >= 0 {
+			res.sysrec = append(res.sysrec, took[0])
+			res.strace = append(res.strace, took[1])
+		}
+	}
+	return res, nil
+}

@@ -19,6 +19,7 @@ type report struct {
 	wall      *wallResult
 	kernel    kernelResult
 	cost      *costResult
+	startup   *startupResult
 }
 
 func median[T int64 | float64 | time.Duration](xs []T) T {
@@ -52,9 +53,11 @@ func (r *report) String() string {
 	fmt.Fprintf(&b, "Made by `make bench` (`%s`) on %s.\n\n", strings.Join(append([]string{"go run ./bench"}, os.Args[1:]...), " "), r.started.UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "- Machine: %s, %d CPUs, %s\n", cpuModel(), runtime.NumCPU(), memTotal())
 	fmt.Fprintf(&b, "- Kernel: %s %s\n", unix.ByteSliceToString(uts.Release[:]), unix.ByteSliceToString(uts.Machine[:]))
-	fmt.Fprintf(&b, "- Rounds: %d; every figure is the median over the rounds, and every ratio the median of the round-by-round ratios, the tracers taking turns in a rotating order.\n\n", r.config.rounds)
+	fmt.Fprintf(&b, "- Rounds: %d (start-up: %d); every figure is the median over the rounds, and every ratio the median of the round-by-round ratios, the tracers taking turns in a rotating order.\n", r.config.rounds, r.config.starts)
 
-	b.WriteString("## Workloads\n\n")
+	if len(r.workloads) > 0 {
+		b.WriteString("\n## Workloads\n\n")
+	}
 	for _, w := range r.workloads {
 		fmt.Fprintf(&b, "- **%s**: %s", w.name, w.what)
 		if n := r.syscalls[w.name]; n > 0 {
@@ -71,9 +74,10 @@ func (r *report) String() string {
 	if r.cost != nil {
 		r.writeCost(&b)
 	}
-	if r.wall != nil && r.kernel != nil && r.cost != nil {
-		r.writeTargets(&b)
+	if r.startup != nil {
+		r.writeStartup(&b)
 	}
+	r.writeTargets(&b)
 	return b.String()
 }
 
@@ -122,24 +126,57 @@ func (r *report) writeCost(b *strings.Builder) {
 
 }
 
+func (r *report) writeStartup(b *strings.Builder) {
+	s := r.startup
+	b.WriteString("\n## Start-up\n\n")
+	fmt.Fprintf(b, "Whole processes on a command that does nearly nothing, taking turns over %d rounds, so start-up is nearly all they cost.\n\n", len(s.sysrec))
+	b.WriteString("| command | wall (ms) |\n|---|---:|\n")
+	fmt.Fprintf(b, "| `sysrec record -o FILE -- /bin/true` | %.1f |\n", ms(median(s.sysrec)))
+	fmt.Fprintf(b, "| `strace -f -o /dev/null /bin/true` | %.1f |\n", ms(median(s.strace)))
+	fmt.Fprintf(b, "\nsysrec / strace: %.2f× (the median of the round-by-round ratios).\n", ratio(s.sysrec, s.strace))
+}
+
+// writeTargets checks the targets that the phases run measured.
 func (r *report) writeTargets(b *strings.Builder) {
-	fmt.Fprintf(b, "\nPeak RSS of `sysrec record` on the microloop: %.1f MiB.\n", float64(median(r.wall.rssKiB))/1024)
-	b.WriteString("\n## Targets\n\n")
-	floorRatio := ratio(r.wall.walls["microloop"]["sysrec"], r.wall.walls["microloop"]["floor"])
-	b.WriteString("| target | measured | met |\n|---|---|---|\n")
+	if r.wall != nil && len(r.wall.rssKiB) > 0 {
+		fmt.Fprintf(b, "\nPeak RSS of `sysrec record` on the microloop: %.1f MiB.\n", float64(median(r.wall.rssKiB))/1024)
+	}
+	var rows strings.Builder
 	check := func(name string, measured string, ok bool) {
-		fmt.Fprintf(b, "| %s | %s | %s |\n", name, measured, map[bool]string{true: "yes", false: "no"}[ok])
+		fmt.Fprintf(&rows, "| %s | %s | %s |\n", name, measured, map[bool]string{true: "yes", false: "no"}[ok])
 	}
 	if len(r.kernel[kBpftrace]) > 0 {
 		traced := ratio(r.kernel[kSysrecTraced], r.kernel[kBpftrace])
 		check("in-kernel cost per traced syscall ≤ 0.5× bpftrace's", fmt.Sprintf("%.2f× (%.1f / %.1f ns)", traced, median(r.kernel[kSysrecTraced]), median(r.kernel[kBpftrace])), traced <= 0.5)
 	}
-	untraced := ratio(r.kernel[kSysrecUntraced], r.kernel[kFloorBTF])
-	check("in-kernel cost on untraced processes ≤ 1.3× an empty program on the same attach point", fmt.Sprintf("%.2f× (%.1f / %.1f ns)", untraced, median(r.kernel[kSysrecUntraced]), median(r.kernel[kFloorBTF])), untraced <= 1.3)
-	check("microloop under `sysrec record` ≤ 1.05× under the floor", fmt.Sprintf("%.3f×", floorRatio), floorRatio <= 1.05)
-	la := median(r.cost.loadAttach)
-	check("load and attach ≤ 300 ms", la.Round(time.Millisecond).String(), la <= 300*time.Millisecond)
+	if len(r.kernel[kSysrecUntraced]) > 0 {
+		untraced := ratio(r.kernel[kSysrecUntraced], r.kernel[kFloorBTF])
+		check("in-kernel cost on untraced processes ≤ 1.3× an empty program on the same attach point", fmt.Sprintf("%.2f× (%.1f / %.1f ns)", untraced, median(r.kernel[kSysrecUntraced]), median(r.kernel[kFloorBTF])), untraced <= 1.3)
+	}
+	if r.wall != nil {
+		if loop := r.wall.walls["microloop"]; len(loop["sysrec"]) > 0 && len(loop["floor"]) > 0 {
+			floorRatio := ratio(loop["sysrec"], loop["floor"])
+			check("microloop under `sysrec record` ≤ 1.05× under the floor", fmt.Sprintf("%.3f×", floorRatio), floorRatio <= 1.05)
+		}
+	}
+	if r.cost != nil {
+		la := median(r.cost.loadAttach)
+		check("load and attach ≤ 300 ms", la.Round(time.Millisecond).String(), la <= 300*time.Millisecond)
+	}
+	if r.startup != nil {
+		st := ratio(r.startup.sysrec, r.startup.strace)
+		check("`sysrec record -- /bin/true` ≤ 2× `strace -f /bin/true`", fmt.Sprintf("%.2f× (%.1f / %.1f ms)", st, ms(median(r.startup.sysrec)), ms(median(r.startup.strace))), st <= 2)
+	}
+	if rows.Len() == 0 {
+		return
+	}
+	b.WriteString("\n## Targets\n\n")
+	b.WriteString("| target | measured | met |\n|---|---|---|\n")
+	b.WriteString(rows.String())
 }
+
+// ms is d in milliseconds.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // tracerOrder lists the tracers in the order they were defined.
 func tracerOrder(walls map[string][]time.Duration) []string {
