@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 	"github.com/sysrec/sysrec/cri"
 	"github.com/sysrec/sysrec/internal/atomicfile"
 	"github.com/sysrec/sysrec/profiles"
+	"github.com/sysrec/sysrec/profiles/tree"
 	"github.com/sysrec/sysrec/recorder"
 	"github.com/sysrec/sysrec/syscalls"
 )
@@ -80,56 +80,6 @@ type seenContainer struct {
 	firstSeen time.Time
 	lastSeen  time.Time
 }
-
-// indexEntry is one profile in the index that record --containers writes.
-type indexEntry struct {
-	Profile    string    `json:"profile"`
-	Namespace  string    `json:"namespace"`
-	Workload   string    `json:"workload"`
-	Kind       string    `json:"workloadKind"`
-	Container  string    `json:"container"`
-	Images     []string  `json:"images"`
-	Pods       []string  `json:"pods"`
-	Replicas   int       `json:"replicas"`
-	Runtime    string    `json:"runtime"`
-	FirstSeen  time.Time `json:"firstSeen"`
-	LastSeen   time.Time `json:"lastSeen"`
-	Syscalls   int       `json:"syscalls"`
-	Incomplete bool      `json:"incomplete,omitempty"`
-	// Partial: a replica already ran when recording began, so what it did
-	// before is missing.
-	Partial bool `json:"partial,omitempty"`
-	// Filtered: a replica ran under a seccomp filter, whose denied
-	// syscalls never reach the recorder.
-	Filtered bool `json:"filtered,omitempty"`
-}
-
-// index is the JSON file that lists what record --containers wrote.
-type index struct {
-	Profiles []indexEntry `json:"profiles"`
-	Drops    drops        `json:"drops"`
-	// FilterCapture is how syscalls denied by a filter that a container
-	// already ran under were recorded: seccomp-entry, sys-exit or none.
-	FilterCapture recorder.FilterCapture `json:"filterCapture"`
-	Warnings      []string               `json:"warnings,omitempty"`
-}
-
-// drops counts every place where the kernel side could lose data; all
-// zero means nothing was lost.
-type drops struct {
-	// Tasks whose tracking state could not be created (out of memory).
-	LostTasks uint64 `json:"lostTasks"`
-	// Syscalls numbered past the recorder's bitmaps.
-	OutOfRange uint64 `json:"outOfRange"`
-	// Tasks whose tag pointed at no target slot.
-	TargetMissing uint64 `json:"targetMissing"`
-	// Container cgroups that got no target: the target map was full.
-	CgroupsFull uint64 `json:"cgroupsFull"`
-	// Container cgroup announcements lost because the ring buffer was full.
-	EventsLost uint64 `json:"eventsLost"`
-}
-
-func (d drops) any() bool { return d != drops{} }
 
 func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action, capture recorder.FilterCapture) error {
 	if c.NArg() > 0 {
@@ -200,7 +150,7 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action, 
 	seen := map[uint64]*seenContainer{}
 	var (
 		warnings []string
-		lost     drops
+		lost     tree.Drops
 	)
 	discover := func() {
 		ids, err := rec.CgroupIDs()
@@ -250,7 +200,7 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action, 
 	// Replicas of one workload's container go into one profile.
 	type key struct{ ns, workload, container string }
 	type group struct {
-		entry indexEntry
+		entry tree.Entry
 		names map[syscalls.Arch]map[string]bool
 	}
 	groups := map[key]*group{}
@@ -271,7 +221,7 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action, 
 		k := key{info.PodNamespace, info.Workload, info.Name}
 		g := groups[k]
 		if g == nil {
-			g = &group{names: map[syscalls.Arch]map[string]bool{}, entry: indexEntry{
+			g = &group{names: map[syscalls.Arch]map[string]bool{}, entry: tree.Entry{
 				Namespace: k.ns, Workload: k.workload, Kind: info.WorkloadKind, Container: k.container,
 				FirstSeen: s.firstSeen, LastSeen: s.lastSeen,
 			}}
@@ -303,7 +253,7 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action, 
 		}
 	}
 
-	idx := index{Profiles: []indexEntry{}, Warnings: warnings, FilterCapture: rec.FilterCapture()}
+	idx := tree.Index{Profiles: []tree.Entry{}, Warnings: warnings, FilterCapture: string(rec.FilterCapture())}
 	for _, g := range groups {
 		recorded := map[syscalls.Arch][]string{}
 		for arch, set := range g.names {
@@ -348,15 +298,11 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action, 
 	}
 	lost.TargetMissing, lost.CgroupsFull, lost.EventsLost = s.TargetMissing, s.CgroupsFull, s.EventsLost
 	idx.Drops = lost
-	if lost.any() {
+	if lost.Any() {
 		idx.Warnings = append(idx.Warnings, fmt.Sprintf("kernel-side drops: %d tasks untracked, %d syscalls out of range, %d tasks without a target slot, %d container cgroups without a target, %d cgroup announcements lost",
 			lost.LostTasks, lost.OutOfRange, lost.TargetMissing, lost.CgroupsFull, lost.EventsLost))
 	}
-	data, err := json.MarshalIndent(idx, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(filepath.Join(outDir, "index.json"), append(data, '\n'), 0o644); err != nil {
+	if err := tree.WriteIndex(outDir, &idx); err != nil {
 		return err
 	}
 	for _, w := range idx.Warnings {

@@ -15,6 +15,7 @@ import (
 	"github.com/sysrec/sysrec/cri"
 	"github.com/sysrec/sysrec/profiles"
 	"github.com/sysrec/sysrec/profiles/kubelet"
+	"github.com/sysrec/sysrec/profiles/tree"
 )
 
 func installCommand() *cli.Command {
@@ -111,8 +112,10 @@ func profilesToShip(c *cli.Context) (dir string, files []profileFile, in []kubel
 
 // profileFiles reads and parses the profiles that args name: files, and
 // directories that sysrec record --containers wrote, whose tree of
-// <namespace>/<workload>/<container>.json is kept. A file's name is its
-// base name, sanitized. Every problem is reported at once.
+// <namespace>/<workload>/<container>.json is kept; such a directory's
+// index.json must read, and every profile it lists must be there. A
+// file's name is its base name, sanitized. Every problem is reported at
+// once.
 func profileFiles(args []string) ([]profileFile, error) {
 	var out []profileFile
 	var errs []error
@@ -139,16 +142,21 @@ func profileFiles(args []string) ([]profileFile, error) {
 			add(arg, cri.SanitizeName(strings.TrimSuffix(filepath.Base(arg), ".json"))+".json")
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(arg, "index.json")); err != nil {
-			errs = append(errs, fmt.Errorf("%s is a directory without index.json: name the profiles in it, or a directory that sysrec record --containers wrote", arg))
+		idx, err := tree.ReadIndex(arg)
+		if errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("%s is a directory without %s: name the profiles in it, or a directory that sysrec record --containers wrote", arg, tree.IndexFile))
+			continue
+		} else if err != nil {
+			errs = append(errs, err)
 			continue
 		}
+		found := map[string]bool{}
 		err = filepath.WalkDir(arg, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
 			rel, err := filepath.Rel(arg, p)
-			if err != nil || d.IsDir() || rel == "index.json" || !strings.HasSuffix(rel, ".json") {
+			if err != nil || d.IsDir() || rel == tree.IndexFile || !strings.HasSuffix(rel, ".json") {
 				return err
 			}
 			rel = filepath.ToSlash(rel)
@@ -157,11 +165,20 @@ func profileFiles(args []string) ([]profileFile, error) {
 					return fmt.Errorf("%s: %q is not a name that sysrec record writes: rename it", p, e)
 				}
 			}
+			found[rel] = true
 			add(p, rel)
 			return nil
 		})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("reading the profiles in %s: %w", arg, err))
+			continue
+		}
+		// The tree holds every profile its index lists: one missing means
+		// a partial copy.
+		for _, e := range idx.Profiles {
+			if !found[e.Profile] {
+				errs = append(errs, fmt.Errorf("%s: %s lists %s, which is missing: copy the whole directory", arg, tree.IndexFile, e.Profile))
+			}
 		}
 	}
 	seen := map[string]string{}

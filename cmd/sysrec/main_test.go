@@ -20,6 +20,7 @@ import (
 
 	"github.com/sysrec/sysrec/internal/testenv"
 	"github.com/sysrec/sysrec/profiles"
+	"github.com/sysrec/sysrec/profiles/tree"
 	"github.com/sysrec/sysrec/syscalls"
 )
 
@@ -450,7 +451,7 @@ func TestRecordContainers(t *testing.T) {
 				t.Errorf("profile: got %v, want execve, uname and mkdir, and no pivot_root", names)
 			}
 			idx, data := readIndex(t, out)
-			if len(idx.Profiles) != 2 || len(idx.Warnings) != 0 || idx.Drops != (drops{}) {
+			if len(idx.Profiles) != 2 || len(idx.Warnings) != 0 || idx.Drops != (tree.Drops{}) {
 				t.Fatalf("index: got %d profiles, warnings %v, drops %+v; want 2 (the other namespace filtered out), none and none:\n%s", len(idx.Profiles), idx.Warnings, idx.Drops, data)
 			}
 			quick, _ := readProfile(t, filepath.Join(out, "sysrec-cli", "quick", "app.json"))
@@ -623,7 +624,7 @@ func TestRecordRunningContainers(t *testing.T) {
 				t.Fatalf("sysrec: %v\n%s", err, stderr())
 			}
 			idx, _ := readIndex(t, out)
-			got := map[string]indexEntry{}
+			got := map[string]tree.Entry{}
 			for _, e := range idx.Profiles {
 				got[e.Workload] = e
 			}
@@ -786,13 +787,13 @@ func startLogged(t *testing.T, until string, args ...string) (*exec.Cmd, func() 
 }
 
 // readIndex reads the index.json that record --containers wrote to out.
-func readIndex(t *testing.T, out string) (index, []byte) {
+func readIndex(t *testing.T, out string) (tree.Index, []byte) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(out, "index.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var idx index
+	var idx tree.Index
 	if err := json.Unmarshal(data, &idx); err != nil {
 		t.Fatalf("index.json: %v\n%s", err, data)
 	}

@@ -160,6 +160,11 @@ func TestInstall(t *testing.T) {
 	os.Symlink(outside, filepath.Join(linked, "sysrec"))
 	bad := writeFile(t, src, "bad.json", badProfile)
 	plain := t.TempDir()
+	hostile := t.TempDir()
+	writeFile(t, hostile, "index.json", `{"profiles": [{"profile": "../../web.json"}]}`)
+	partial := t.TempDir()
+	writeProfile(t, partial, "shop/cart/app.json", app)
+	writeFile(t, partial, "index.json", `{"profiles": [{"profile": "shop/cart/app.json"}, {"profile": "shop/cart/gone.json"}]}`)
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -172,6 +177,8 @@ func TestInstall(t *testing.T) {
 		{"no profile", []string{"--root", root}, 2, "no profile given"},
 		{"bad format", []string{"-o", "xml", "--root", root, web}, 2, "-o"},
 		{"directory without index", []string{"--root", root, plain}, 1, "without index.json"},
+		{"index with an escaping path", []string{"--root", root, hostile}, 1, `profile "../../web.json"`},
+		{"index lists a missing profile", []string{"--root", root, partial}, 1, "lists shop/cart/gone.json, which is missing"},
 		{"two profiles, one name", []string{"--root", root, web, filepath.Join(tree, "shop/cart/app.json"), writeProfile(t, plain, "web.json", app)}, 1, "would both be installed as web.json"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
