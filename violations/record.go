@@ -108,7 +108,10 @@ func Parse(line string) (r Record, ok bool, err error) {
 			return r, false, nil
 		}
 	}
-	num := func(key string, base int) (uint64, error) {
+	// bits is the field's width in the kernel (pid_t, a syscall number
+	// and a signal are positive ints; uid, arch and code are u32), so that
+	// a value out of range is an error, not a negative or truncated one.
+	num := func(key string, base, bits int) (uint64, error) {
 		v, ok := fields[key]
 		if !ok {
 			return 0, fmt.Errorf("no %s= field", key)
@@ -116,32 +119,32 @@ func Parse(line string) (r Record, ok bool, err error) {
 		if base == 16 {
 			v = strings.TrimPrefix(v, "0x")
 		}
-		n, err := strconv.ParseUint(v, base, 64)
+		n, err := strconv.ParseUint(v, base, bits)
 		if err != nil {
 			return 0, fmt.Errorf("%s=%s: %w", key, v, err)
 		}
 		return n, nil
 	}
 	var errs []error
-	get := func(key string, base int) uint64 {
-		n, err := num(key, base)
+	get := func(key string, base, bits int) uint64 {
+		n, err := num(key, base, bits)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		return n
 	}
-	pid := get("pid", 10)
-	arch := get("arch", 16)
-	nr := get("syscall", 10)
-	code := get("code", 16)
+	pid := get("pid", 10, 31)
+	arch := get("arch", 16, 32)
+	nr := get("syscall", 10, 31)
+	code := get("code", 16, 32)
 	if len(errs) > 0 {
 		return r, false, fmt.Errorf("seccomp audit record %q: %w", line, errs[0])
 	}
 	r.PID = int(pid)
-	if uid, err := num("uid", 10); err == nil {
+	if uid, err := num("uid", 10, 32); err == nil {
 		r.UID = int(uid)
 	}
-	if sig, err := num("sig", 10); err == nil {
+	if sig, err := num("sig", 10, 31); err == nil {
 		r.Signal = int(sig)
 	}
 	r.Comm = unquote(fields["comm"])

@@ -46,6 +46,9 @@ func TestParse(t *testing.T) {
 		{name: "no pid", line: `audit: type=1326 audit(1795395971.678:769): comm="c" arch=c000003e syscall=1 code=0x7ffc0000`, err: "no pid= field"},
 		{name: "bad stamp", line: `audit: type=1326 audit(yesterday): pid=1 arch=c000003e syscall=1 code=0x7ffc0000`, err: "want SECONDS.MILLIS:SERIAL"},
 		{name: "unknown arch", line: `audit: type=1326 audit(1795395971.678:770): pid=1 arch=deadbeef syscall=1 code=0x7ffc0000`, err: "unknown arch=deadbeef"},
+		{name: "pid out of range", line: `audit: type=1326 audit(1795395971.678:771): pid=18446744073709551615 arch=c000003e syscall=1 code=0x7ffc0000`, err: "pid=18446744073709551615"},
+		{name: "arch past 32 bits", line: `audit: type=1326 audit(1795395971.678:772): pid=1 arch=1c000003e syscall=1 code=0x7ffc0000`, err: "arch=1c000003e"},
+		{name: "syscall out of range", line: `audit: type=1326 audit(1795395971.678:773): pid=1 arch=c000003e syscall=9223372036854775809 code=0x7ffc0000`, err: "syscall=9223372036854775809"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, ok, err := Parse(tc.line)
