@@ -41,10 +41,13 @@ test: lint check-generated
 	status=$$?; scripts/crio.sh stop; scripts/containerd.sh stop; exit $$status
 	$(MAKE) fuzz FUZZTIME=15s
 
-# Fuzzes the profile parser (FUZZTIME=10m for a longer run).
+# Runs every fuzz target for FUZZTIME (FUZZTIME=10m for a longer run) and
+# fails when one finds a failing input or makes fewer than MINEXECS
+# executions (scripts/fuzz.sh).
 FUZZTIME ?= 60s
+MINEXECS ?= 10000
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./profiles
+	GO=$(GO) FUZZTIME=$(FUZZTIME) MINEXECS=$(MINEXECS) scripts/fuzz.sh
 
 # Measures sysrec against no tracer, an empty sys_enter program, strace,
 # bpftrace and perf trace; prints the table and writes docs/benchmarks.md.
