@@ -74,7 +74,7 @@ func ConfigMap(files []kubelet.File, opts Options) (*corev1.ConfigMap, error) {
 		size += len(key) + len(f.Data)
 	}
 	if size > maxConfigMapBytes {
-		return nil, fmt.Errorf("the profiles take %d bytes, more than the %d a ConfigMap can hold: export them in several parts, with different --name", size, maxConfigMapBytes)
+		return nil, fmt.Errorf("the profiles take %d bytes, more than the %d a ConfigMap can hold: export them in several parts, under different names", size, maxConfigMapBytes)
 	}
 	return cm, nil
 }
@@ -193,8 +193,8 @@ func DaemonSet(files []kubelet.File, opts Options) (*appsv1.DaemonSet, error) {
 // (Deployment, StatefulSet, DaemonSet, Job) that gives it the profile
 // installed at dir/rel: kubectl patch deployment web --patch-file FILE.
 //
-// A profile of a tree that sysrec record --containers wrote
-// (<namespace>/<workload>/<container>.json) applies to that container,
+// A profile of a tree of recorded containers (package tree:
+// <namespace>/<workload>/<container>.json) applies to that container,
 // and the patch names the workload and namespace; any other applies to
 // the whole pod.
 func PodPatch(dir, rel string) *appsv1.Deployment {

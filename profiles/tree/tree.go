@@ -1,5 +1,5 @@
-// Package tree is the directory of profiles that sysrec record
-// --containers writes: DIR/<namespace>/<workload>/<container>.json, one
+// Package tree is the directory of profiles that sysrec writes when it
+// records containers: DIR/<namespace>/<workload>/<container>.json, one
 // profile per container of a workload, and DIR/index.json, the index that
 // lists them with what was recorded about each.
 //
@@ -140,8 +140,8 @@ func ParseIndex(data []byte) (*Index, error) {
 // (NAME_MAX).
 const maxElem = 255
 
-// CheckPath accepts the path of a profile below a tree as record
-// --containers writes it: "<namespace>/<workload>/<container>.json",
+// CheckPath accepts the path of a profile below a tree as a recording
+// writes it: "<namespace>/<workload>/<container>.json",
 // slash-separated, each element a plain name of letters, digits, '.', '_'
 // and '-' that does not start with '.' (so never "." or ".."). Such a
 // path, joined to the tree's directory, names a file below it.
