@@ -52,7 +52,7 @@ func Dial(ctx context.Context, endpoint string) (*Client, error) {
 	v, err := c.rt.Version(ctx, &runtimeapi.VersionRequest{})
 	if err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("asking CRI endpoint %s for its version: %w: is containerd or CRI-O running there? pass --runtime-endpoint", endpoint, err)
+		return nil, fmt.Errorf("asking CRI endpoint %s for its version: %w: is containerd or CRI-O running there?", endpoint, err)
 	}
 	c.runtime = v.RuntimeName
 	return c, nil

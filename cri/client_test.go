@@ -53,7 +53,7 @@ func TestDialErrors(t *testing.T) {
 		t.Errorf("endpoint without scheme: got %v", err)
 	}
 	_, err := Detect(ctx, []string{"unix://" + t.TempDir() + "/none.sock"})
-	if err == nil || !strings.Contains(err.Error(), "no CRI runtime answered") || !strings.Contains(err.Error(), "--runtime-endpoint") {
-		t.Errorf("no runtime: got %v", err)
+	if err == nil || !strings.Contains(err.Error(), "no CRI runtime answered") || strings.Contains(err.Error(), "--runtime-endpoint") {
+		t.Errorf("no runtime: got %v, want \"no CRI runtime answered\" without a command-line flag", err)
 	}
 }

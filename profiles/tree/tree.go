@@ -87,6 +87,22 @@ func WriteIndex(dir string, idx *Index) error {
 	return nil
 }
 
+// WriteProfile writes a profile's data to dir/rel, atomically, creating
+// the directories below dir; rel must pass CheckPath.
+func WriteProfile(dir, rel string, data []byte) error {
+	if err := CheckPath(rel); err != nil {
+		return fmt.Errorf("writing profile %q: %w", rel, err)
+	}
+	path := filepath.Join(dir, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("writing profile %s: %w", rel, err)
+	}
+	if err := atomicfile.WriteFile(path, data, 0o644); err != nil {
+		return fmt.Errorf("writing profile %s: %w", rel, err)
+	}
+	return nil
+}
+
 func encode(idx *Index) ([]byte, error) {
 	data, err := json.MarshalIndent(idx, "", "  ")
 	if err != nil {

@@ -128,3 +128,17 @@ func TestWriteReadIndex(t *testing.T) {
 		t.Errorf("hostile index: got %v, want an error naming the file", err)
 	}
 }
+
+func TestWriteProfile(t *testing.T) {
+	dir := t.TempDir()
+	if err := WriteProfile(dir, "ns/web/app.json", []byte("{}\n")); err != nil {
+		t.Fatalf("WriteProfile: got %v, want nil", err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "ns", "web", "app.json"))
+	if err != nil || string(got) != "{}\n" {
+		t.Errorf("written profile: got %q, %v; want %q", got, err, "{}\n")
+	}
+	if err := WriteProfile(dir, "../web/app.json", []byte("{}")); err == nil {
+		t.Errorf("WriteProfile of a path above dir: got nil error, want one")
+	}
+}
