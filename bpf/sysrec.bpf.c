@@ -19,6 +19,14 @@
 // and not the runtime's setup before it. sched_process_exit deletes the
 // storage.
 //
+// A container target lives as long as its cgroup and its tasks: the
+// cgroup_rmdir hook marks the target `removed` once the cgroup is gone, and
+// user space, when it also sees no live task, takes the recording out,
+// deletes the cgroup's `cgroup_tags` entry, zeroes the slot and pushes its
+// id onto `free_cgroup_targets`, where cgroup_tag() takes ids from first.
+// No task can still carry the tag then: live counts every task that does,
+// and a removed cgroup takes no new task.
+//
 // sys_enter runs on every syscall of every task on the machine. Its
 // untraced path touches nothing beyond the task_struct, which the syscall
 // entry has just touched: a task without any local storage has a NULL
@@ -89,6 +97,9 @@ struct target {
 	// Tasks seen running under a seccomp filter: the syscalls it denies
 	// never reach sys_enter, so they are missing from the recording.
 	__u64 filtered_tasks;
+	// Container mode: the target's cgroup was removed (rmdir). With no
+	// live task left, the target is finished and user space frees it.
+	__u64 removed;
 };
 
 // Per-task state. The tag comes first: sys_enter reads it at offset 0.
@@ -178,13 +189,22 @@ const volatile __u32 host_mnt_ns = 0;
 // The size of `targets`, set by user space.
 const volatile __u32 max_targets = 1024;
 
-// cgroup id → the tag of its target.
+// cgroup id → the tag of its target. User space sizes it as `targets`.
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
 	__type(key, __u64);
 	__type(value, __u32);
 } cgroup_tags SEC(".maps");
+
+// Container mode: target ids that user space has freed, with their slots
+// zeroed, for cgroup_tag() to reuse. User space sizes it as `targets`, so
+// a push never finds it full.
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 4096);
+	__type(value, __u32);
+} free_cgroup_targets SEC(".maps");
 
 // A new container cgroup, sent to user space once, when its target is
 // created: the name lets user space attribute a container whose cgroup is
@@ -204,8 +224,9 @@ struct {
 // Puts struct cgroup_event into BTF, for bpf2go's Go type.
 const struct cgroup_event *unused_cgroup_event __attribute__((unused));
 
-// The next target id for a cgroup: user space sets it to the first id it
-// leaves to the kernel side, and never hands out ids from there on.
+// The next never-used target id for a cgroup: user space sets it to the
+// first id it leaves to the kernel side, and never hands out ids from there
+// on. cgroup_tag() takes freed ids first.
 __u32 next_cgroup_target = 0;
 
 static __always_inline struct target *get_target(__u32 tag)
@@ -444,6 +465,20 @@ static __always_inline void count_drop(__u64 *field)
 	__sync_fetch_and_add(field, 1);
 }
 
+// new_cgroup_target takes a target id for a new container cgroup: a freed
+// one, else a never-used one. It returns max_targets when none is left.
+static __always_inline __u32 new_cgroup_target(void)
+{
+	__u32 id;
+	if (bpf_map_pop_elem(&free_cgroup_targets, &id) == 0 && id < max_targets)
+		return id;
+	// Checked first, so failed attempts cannot wrap the counter around
+	// into the ids that user space hands out.
+	if (next_cgroup_target >= max_targets)
+		return max_targets;
+	return __sync_fetch_and_add(&next_cgroup_target, 1);
+}
+
 // cgroup_tag returns the tag of container cgroup cg, which task is in,
 // creating the cgroup's target on first use.
 static __always_inline __u32 cgroup_tag(struct task_struct *task, __u64 cg)
@@ -453,7 +488,7 @@ static __always_inline __u32 cgroup_tag(struct task_struct *task, __u64 cg)
 		return *tagp;
 	__u32 zero = 0;
 	struct drop_stats *s = bpf_map_lookup_elem(&stats, &zero);
-	__u32 id = __sync_fetch_and_add(&next_cgroup_target, 1);
+	__u32 id = new_cgroup_target();
 	if (id >= max_targets) {
 		if (s)
 			count_drop(&s->cgroups_full);
@@ -461,7 +496,9 @@ static __always_inline __u32 cgroup_tag(struct task_struct *task, __u64 cg)
 	}
 	__u32 tag = id + 1;
 	if (bpf_map_update_elem(&cgroup_tags, &cg, &tag, BPF_NOEXIST)) {
-		// Another CPU won the race for this cgroup, or the map is full.
+		// Another CPU won the race for this cgroup, or the map is full:
+		// the id goes back for reuse (its slot is still zero).
+		bpf_map_push_elem(&free_cgroup_targets, &id, 0);
 		tagp = bpf_map_lookup_elem(&cgroup_tags, &cg);
 		if (tagp)
 			return *tagp;
@@ -573,6 +610,28 @@ int BPF_PROG(sched_process_exit, struct task_struct *p)
 		}
 	}
 	bpf_task_storage_delete(&task_states, p);
+	return 0;
+}
+
+// cgroup_rmdir marks the target of a removed container cgroup. The cgroup
+// had no task left (rmdir refuses a populated one), and each task's exit
+// hook ran before it left the cgroup; a task that had moved to another
+// cgroup still counts in live, so user space frees the target only when
+// live is zero too. The hook runs on every rmdir of every hierarchy: on a
+// hybrid host, cgroup v1 ids may equal v2 ones, so only the v2
+// hierarchy's (id 0) are looked up.
+SEC("tp_btf/cgroup_rmdir")
+int BPF_PROG(cgroup_rmdir, struct cgroup *cgrp, const char *path)
+{
+	if (!container_roots_n || BPF_CORE_READ(cgrp, root, hierarchy_id) != 0)
+		return 0;
+	__u64 cg = BPF_CORE_READ(cgrp, kn, id);
+	__u32 *tagp = bpf_map_lookup_elem(&cgroup_tags, &cg);
+	if (!tagp)
+		return 0;
+	struct target *t = get_target(*tagp);
+	if (t)
+		t->removed = 1;
 	return 0;
 }
 

@@ -39,6 +39,7 @@ type sysrecTarget struct {
 	LostTasks     uint64
 	Adopted       uint64
 	FilteredTasks uint64
+	Removed       uint64
 }
 
 type sysrecTaskSlot struct {
@@ -65,12 +66,14 @@ const (
 	sysrecMapCgroupEvents      = "cgroup_events"
 	sysrecMapCgroupTags        = "cgroup_tags"
 	sysrecMapContainerRoots    = "container_roots"
+	sysrecMapFreeCgroupTargets = "free_cgroup_targets"
 	sysrecMapLaunchers         = "launchers"
 	sysrecMapStats             = "stats"
 	sysrecMapTargets           = "targets"
 	sysrecMapTaskSlots         = "task_slots"
 	sysrecMapTaskStates        = "task_states"
 	sysrecProgAdoptRunning     = "adopt_running"
+	sysrecProgCgroupRmdir      = "cgroup_rmdir"
 	sysrecProgSchedProcessExec = "sched_process_exec"
 	sysrecProgSchedProcessExit = "sched_process_exit"
 	sysrecProgSchedProcessFork = "sched_process_fork"
@@ -130,6 +133,7 @@ type sysrecSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type sysrecProgramSpecs struct {
 	AdoptRunning     *ebpf.ProgramSpec `ebpf:"adopt_running"`
+	CgroupRmdir      *ebpf.ProgramSpec `ebpf:"cgroup_rmdir"`
 	SchedProcessExec *ebpf.ProgramSpec `ebpf:"sched_process_exec"`
 	SchedProcessExit *ebpf.ProgramSpec `ebpf:"sched_process_exit"`
 	SchedProcessFork *ebpf.ProgramSpec `ebpf:"sched_process_fork"`
@@ -143,14 +147,15 @@ type sysrecProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sysrecMapSpecs struct {
-	CgroupEvents   *ebpf.MapSpec `ebpf:"cgroup_events"`
-	CgroupTags     *ebpf.MapSpec `ebpf:"cgroup_tags"`
-	ContainerRoots *ebpf.MapSpec `ebpf:"container_roots"`
-	Launchers      *ebpf.MapSpec `ebpf:"launchers"`
-	Stats          *ebpf.MapSpec `ebpf:"stats"`
-	Targets        *ebpf.MapSpec `ebpf:"targets"`
-	TaskSlots      *ebpf.MapSpec `ebpf:"task_slots"`
-	TaskStates     *ebpf.MapSpec `ebpf:"task_states"`
+	CgroupEvents      *ebpf.MapSpec `ebpf:"cgroup_events"`
+	CgroupTags        *ebpf.MapSpec `ebpf:"cgroup_tags"`
+	ContainerRoots    *ebpf.MapSpec `ebpf:"container_roots"`
+	FreeCgroupTargets *ebpf.MapSpec `ebpf:"free_cgroup_targets"`
+	Launchers         *ebpf.MapSpec `ebpf:"launchers"`
+	Stats             *ebpf.MapSpec `ebpf:"stats"`
+	Targets           *ebpf.MapSpec `ebpf:"targets"`
+	TaskSlots         *ebpf.MapSpec `ebpf:"task_slots"`
+	TaskStates        *ebpf.MapSpec `ebpf:"task_states"`
 }
 
 // sysrecVariableSpecs contains global variables before they are loaded into the kernel.
@@ -186,14 +191,15 @@ func (o *sysrecObjects) Close() error {
 //
 // It can be passed to loadSysrecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sysrecMaps struct {
-	CgroupEvents   *ebpf.Map `ebpf:"cgroup_events"`
-	CgroupTags     *ebpf.Map `ebpf:"cgroup_tags"`
-	ContainerRoots *ebpf.Map `ebpf:"container_roots"`
-	Launchers      *ebpf.Map `ebpf:"launchers"`
-	Stats          *ebpf.Map `ebpf:"stats"`
-	Targets        *ebpf.Map `ebpf:"targets"`
-	TaskSlots      *ebpf.Map `ebpf:"task_slots"`
-	TaskStates     *ebpf.Map `ebpf:"task_states"`
+	CgroupEvents      *ebpf.Map `ebpf:"cgroup_events"`
+	CgroupTags        *ebpf.Map `ebpf:"cgroup_tags"`
+	ContainerRoots    *ebpf.Map `ebpf:"container_roots"`
+	FreeCgroupTargets *ebpf.Map `ebpf:"free_cgroup_targets"`
+	Launchers         *ebpf.Map `ebpf:"launchers"`
+	Stats             *ebpf.Map `ebpf:"stats"`
+	Targets           *ebpf.Map `ebpf:"targets"`
+	TaskSlots         *ebpf.Map `ebpf:"task_slots"`
+	TaskStates        *ebpf.Map `ebpf:"task_states"`
 }
 
 func (m *sysrecMaps) Close() error {
@@ -201,6 +207,7 @@ func (m *sysrecMaps) Close() error {
 		m.CgroupEvents,
 		m.CgroupTags,
 		m.ContainerRoots,
+		m.FreeCgroupTargets,
 		m.Launchers,
 		m.Stats,
 		m.Targets,
@@ -227,6 +234,7 @@ type sysrecVariables struct {
 // It can be passed to loadSysrecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sysrecPrograms struct {
 	AdoptRunning     *ebpf.Program `ebpf:"adopt_running"`
+	CgroupRmdir      *ebpf.Program `ebpf:"cgroup_rmdir"`
 	SchedProcessExec *ebpf.Program `ebpf:"sched_process_exec"`
 	SchedProcessExit *ebpf.Program `ebpf:"sched_process_exit"`
 	SchedProcessFork *ebpf.Program `ebpf:"sched_process_fork"`
@@ -239,6 +247,7 @@ type sysrecPrograms struct {
 func (p *sysrecPrograms) Close() error {
 	return _SysrecClose(
 		p.AdoptRunning,
+		p.CgroupRmdir,
 		p.SchedProcessExec,
 		p.SchedProcessExit,
 		p.SchedProcessFork,

@@ -22,6 +22,7 @@ enum bpf_map_type {
 	BPF_MAP_TYPE_HASH = 1,
 	BPF_MAP_TYPE_ARRAY = 2,
 	BPF_MAP_TYPE_CGROUP_ARRAY = 8,
+	BPF_MAP_TYPE_QUEUE = 22,
 	BPF_MAP_TYPE_RINGBUF = 27,
 	BPF_MAP_TYPE_TASK_STORAGE = 29,
 };
@@ -80,9 +81,15 @@ struct cgroup_subsys_state {
 	struct cgroup_subsys_state *parent;
 } __attribute__((preserve_access_index));
 
+// A cgroup hierarchy; the cgroup v2 one has hierarchy_id 0.
+struct cgroup_root {
+	int hierarchy_id;
+} __attribute__((preserve_access_index));
+
 struct cgroup {
 	struct cgroup_subsys_state self;
 	struct kernfs_node *kn;
+	struct cgroup_root *root;
 } __attribute__((preserve_access_index));
 
 struct css_set {
