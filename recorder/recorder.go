@@ -13,6 +13,15 @@
 // A command is recorded from its own execve on: StartCommand registers the
 // calling OS thread as a launcher, so the kernel marks only the child that
 // this thread forks, and activates it when that child execs.
+//
+// In container mode (Options.ContainerRoots) the kernel side gives each
+// container cgroup a target when a task first execs in it. A recorder can
+// run for as long as the node does: once a container's cgroup is removed
+// and its last task has exited, the container is finished, and
+// PopFinished returns its recording once and frees its target slot, its
+// cgroup_tags entry and its name, which the next new container reuses.
+// What the recorder holds is bounded by the containers that run, or have
+// finished and are not yet popped, never by how many came and went.
 package recorder
 
 import (
@@ -56,7 +65,9 @@ type Options struct {
 	// when the host's /sys is mounted elsewhere, as in a privileged pod.
 	KernelBTF string
 	// MaxTargets bounds the number of concurrent targets;
-	// DefaultMaxTargets if zero.
+	// DefaultMaxTargets if zero. In container mode, half of them are for
+	// container cgroups: a finished container's is reused once
+	// PopFinished has returned it.
 	MaxTargets uint32
 	// TaskSlots is the number of per-task entries, a power of two;
 	// DefaultTaskSlots if zero. A traced task whose entry another task holds
@@ -99,6 +110,12 @@ type Recorder struct {
 
 	events     *ringbuf.Reader // container mode: new container cgroups
 	eventsDone chan struct{}
+	flushed    chan struct{} // the event reader has read all that a Flush found
+	drainMu    sync.Mutex    // one drain at a time, so each Flush gets its signal
+
+	// snapMu keeps PopFinished from freeing a target while Cgroups or
+	// CgroupIDs read it, and two PopFinished calls apart.
+	snapMu sync.Mutex
 
 	// capture is the program that records the syscalls that seccomp
 	// filters deny, and how it attaches; nil and CaptureNone when none.
@@ -185,6 +202,9 @@ func New(opts Options) (*Recorder, error) {
 		return nil, fmt.Errorf("task slots: got %d, want a power of two", slots)
 	}
 	spec.Maps["task_slots"].MaxEntries = slots
+	// Every target could be a container's: neither map can fill up first.
+	spec.Maps["cgroup_tags"].MaxEntries = maxTargets
+	spec.Maps["free_cgroup_targets"].MaxEntries = maxTargets
 	// In container mode the kernel side hands out the upper half of the
 	// target ids, one per container cgroup; commands get the lower half.
 	commandTargets := maxTargets
@@ -242,6 +262,9 @@ func New(opts Options) (*Recorder, error) {
 		}
 	}
 	progs := []*ebpf.Program{r.objs.Fork, r.objs.Exec, r.objs.Exit, r.objs.SysEnter}
+	if r.objs.Rmdir != nil {
+		progs = append(progs, r.objs.Rmdir)
+	}
 	for _, p := range progs {
 		l, err := link.AttachTracing(link.TracingOptions{Program: p, AttachType: ebpf.AttachTraceRawTp})
 		if err != nil {
@@ -417,11 +440,15 @@ func (r *Recorder) readCgroupEvents() error {
 		return fmt.Errorf("reading container cgroup events: %w", err)
 	}
 	r.names = map[uint64]string{}
-	r.events, r.eventsDone = rd, make(chan struct{})
+	r.events, r.eventsDone, r.flushed = rd, make(chan struct{}), make(chan struct{}, 1)
 	go func() {
 		defer close(r.eventsDone)
 		for {
 			rec, err := rd.Read()
+			if errors.Is(err, ringbuf.ErrFlushed) {
+				r.flushed <- struct{}{}
+				continue
+			}
 			if err != nil {
 				if !errors.Is(err, ringbuf.ErrClosed) {
 					r.log.Warn("reading container cgroup events", "err", err)
@@ -448,8 +475,31 @@ func (r *Recorder) readCgroupEvents() error {
 	return nil
 }
 
+// drain waits until the event reader has read every announcement that the
+// kernel side has made so far. A snapshot of cgroup_tags drains after it
+// reads the map: a cgroup's announcement is made before any of its tasks
+// can exit, so every cgroup in the snapshot that is finished has its name
+// by then, and a live one gets it at the latest in a later snapshot.
+func (r *Recorder) drain() error {
+	if r.events == nil {
+		return nil
+	}
+	r.drainMu.Lock()
+	defer r.drainMu.Unlock()
+	if err := r.events.Flush(); err != nil {
+		return fmt.Errorf("draining container cgroup events: %w", err)
+	}
+	select {
+	case <-r.flushed:
+		return nil
+	case <-r.eventsDone:
+		return errors.New("draining container cgroup events: the reader has stopped")
+	}
+}
+
 // CgroupName returns, in container mode, the directory name of a container
-// cgroup that the kernel side has announced.
+// cgroup that the kernel side has announced and that PopFinished has not
+// returned yet.
 func (r *Recorder) CgroupName(id uint64) (string, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -457,39 +507,62 @@ func (r *Recorder) CgroupName(id uint64) (string, bool) {
 	return name, ok
 }
 
-// CgroupIDs returns, in container mode, the ids of the container cgroups
-// that have a target: cheaper than Cgroups when only they are needed.
-func (r *Recorder) CgroupIDs() ([]uint64, error) {
+// cgroupTags reads the cgroup_tags map: container cgroup id → target id.
+func (r *Recorder) cgroupTags() (map[uint64]uint32, error) {
+	out := map[uint64]uint32{}
 	var (
-		ids []uint64
 		cg  uint64
 		tag uint32
 	)
 	it := r.objs.CgroupTags.Iterate()
 	for it.Next(&cg, &tag) {
-		ids = append(ids, cg)
+		out[cg] = tag - 1
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("reading container cgroups: %w", err)
+	}
+	return out, nil
+}
+
+// CgroupIDs returns, in container mode, the ids of the container cgroups
+// that have a target (running, or finished and not yet returned by
+// PopFinished): cheaper than Cgroups when only they are needed. CgroupName
+// knows the name of each whose announcement was not lost.
+func (r *Recorder) CgroupIDs() ([]uint64, error) {
+	r.snapMu.Lock()
+	defer r.snapMu.Unlock()
+	tags, err := r.cgroupTags()
+	if err != nil {
+		return nil, err
+	}
+	if err := r.drain(); err != nil {
+		return nil, err
+	}
+	ids := make([]uint64, 0, len(tags))
+	for cg := range tags {
+		ids = append(ids, cg)
 	}
 	return ids, nil
 }
 
 // Cgroups returns, in container mode, what each container cgroup's target
-// recorded so far, by cgroup id (the cgroup directory's inode number).
+// recorded so far, by cgroup id (the cgroup directory's inode number):
+// those that run, and those that have finished but that PopFinished has
+// not returned yet.
 func (r *Recorder) Cgroups() (map[uint64]*Recording, error) {
+	r.snapMu.Lock()
+	defer r.snapMu.Unlock()
 	live, err := r.liveEntries()
 	if err != nil {
 		return nil, err
 	}
-	out := map[uint64]*Recording{}
-	var (
-		cg  uint64
-		tag uint32
-	)
-	it := r.objs.CgroupTags.Iterate()
-	for it.Next(&cg, &tag) {
-		t := &Target{r: r, id: tag - 1}
+	tags, err := r.cgroupTags()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[uint64]*Recording, len(tags))
+	for cg, id := range tags {
+		t := &Target{r: r, id: id}
 		s, err := t.state()
 		if err != nil {
 			return nil, err
@@ -497,10 +570,81 @@ func (r *Recorder) Cgroups() (map[uint64]*Recording, error) {
 		live.mergeInto(&s, t.id)
 		out[cg] = decode(&s, r.native, r.compat)
 	}
-	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("reading container cgroups: %w", err)
+	if err := r.drain(); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	for cg, rec := range out {
+		rec.Cgroup = r.names[cg]
+	}
+	r.mu.Unlock()
+	return out, nil
+}
+
+// PopFinished returns, in container mode, the recording of each container
+// cgroup that has finished since the last call, by cgroup id, each once:
+// a cgroup is finished when it has been removed (rmdir) and none of its
+// tasks runs any more, including tasks that moved to another cgroup.
+// Recording.Cgroup holds its name. Everything the recorder kept for it is
+// freed, and its target slot goes to a later container; Cgroups, CgroupIDs
+// and CgroupName no longer know it. An agent calls it now and then, so
+// that slots are there for new containers. On error, the map holds the
+// cgroups that were freed before it.
+func (r *Recorder) PopFinished() (map[uint64]*Recording, error) {
+	r.snapMu.Lock()
+	defer r.snapMu.Unlock()
+	tags, err := r.cgroupTags()
+	if err != nil {
+		return nil, err
+	}
+	finished := map[uint64]bpf.Target{}
+	for cg, id := range tags {
+		s, err := (&Target{r: r, id: id}).state()
+		if err != nil {
+			return nil, err
+		}
+		// Live is zero: every task's own entry is merged into s already.
+		if s.Removed != 0 && s.Live <= 0 {
+			finished[cg] = s
+		}
+	}
+	if len(finished) == 0 {
+		return map[uint64]*Recording{}, nil
+	}
+	if err := r.drain(); err != nil {
+		return nil, err
+	}
+	out := make(map[uint64]*Recording, len(finished))
+	for cg, s := range finished {
+		rec := decode(&s, r.native, r.compat)
+		r.mu.Lock()
+		rec.Cgroup = r.names[cg]
+		r.mu.Unlock()
+		if err := r.freeCgroupTarget(cg, tags[cg]); err != nil {
+			return out, err
+		}
+		out[cg] = rec
 	}
 	return out, nil
+}
+
+// freeCgroupTarget frees finished container cgroup cg and its target id:
+// its cgroup_tags entry and its name go, and its slot is zeroed before the
+// id is queued for reuse, so a later container starts empty.
+func (r *Recorder) freeCgroupTarget(cg uint64, id uint32) error {
+	if err := r.objs.CgroupTags.Delete(cg); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("freeing container cgroup %d: deleting its tag: %w", cg, err)
+	}
+	r.mu.Lock()
+	delete(r.names, cg)
+	r.mu.Unlock()
+	if err := r.objs.Targets.Put(id, bpf.Target{}); err != nil {
+		return fmt.Errorf("freeing container cgroup %d: clearing target slot %d: %w", cg, id, err)
+	}
+	if err := r.objs.FreeCgroupTargets.Update(nil, id, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("freeing container cgroup %d: queueing target slot %d for reuse: %w", cg, id, err)
+	}
+	return nil
 }
 
 // Close detaches the programs and frees the maps.
@@ -527,9 +671,11 @@ func (r *Recorder) Close() error {
 type objects struct {
 	hooks
 	SysEnter *ebpf.Program // sys_enter, or sys_enter_portable
-	// Adopt is a task iterator that adopts running container tasks;
+	// Adopt is a task iterator that adopts running container tasks, and
+	// Rmdir marks the targets of removed container cgroups; both are
 	// loaded in container mode only.
 	Adopt *ebpf.Program
+	Rmdir *ebpf.Program
 }
 
 // hooks are the maps and the lifecycle programs, loaded together with one
@@ -539,6 +685,8 @@ type hooks struct {
 	Fork *ebpf.Program `ebpf:"sched_process_fork"`
 	Exec *ebpf.Program `ebpf:"sched_process_exec"`
 	Exit *ebpf.Program `ebpf:"sched_process_exit"`
+	// NextCgroupTarget is the next container target id never used yet.
+	NextCgroupTarget *ebpf.Variable `ebpf:"next_cgroup_target"`
 }
 
 // load loads the maps and the programs that the mode needs: the capture
@@ -551,7 +699,7 @@ func (o *objects) load(spec *ebpf.CollectionSpec, kernel kernelBTF, containers, 
 	opts := kernel.options()
 	names := []string{"sched_process_fork", "sched_process_exec", "sched_process_exit"}
 	if containers {
-		names = append(names, "adopt_running")
+		names = append(names, "adopt_running", "cgroup_rmdir")
 	}
 	if !portableOnly {
 		err := o.loadWith(spec, append(names, "sys_enter"), opts)
@@ -594,12 +742,13 @@ func (o *objects) loadWith(spec *ebpf.CollectionSpec, names []string, opts *ebpf
 	o.hooks = h
 	o.SysEnter = coll.DetachProgram(names[len(names)-1])
 	o.Adopt = coll.DetachProgram("adopt_running")
+	o.Rmdir = coll.DetachProgram("cgroup_rmdir")
 	return nil
 }
 
 func (o *objects) Close() error {
 	var errs []error
-	for _, p := range []*ebpf.Program{o.Fork, o.Exec, o.Exit, o.Adopt, o.SysEnter} {
+	for _, p := range []*ebpf.Program{o.Fork, o.Exec, o.Exit, o.Adopt, o.Rmdir, o.SysEnter} {
 		if p != nil {
 			errs = append(errs, p.Close())
 		}

@@ -10,6 +10,11 @@ import (
 
 // Recording is what a target did.
 type Recording struct {
+	// Cgroup is, in container mode, the name of the container cgroup's
+	// directory, as the kernel side announced it when the container
+	// started; empty for a command, or where the announcement was lost
+	// (bpf.DropStats.EventsLost).
+	Cgroup string `json:"cgroup,omitempty"`
 	// Syscalls holds the named syscalls per ABI, sorted.
 	Syscalls map[syscalls.Arch][]string `json:"syscalls"`
 	// Unnamed holds syscall numbers with no name in sysrec's tables: from a

@@ -1,0 +1,323 @@
+package recorder
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/sysrec/sysrec/bpf"
+	"github.com/sysrec/sysrec/internal/testenv"
+)
+
+// A node's containers come and go for days: thousands of short-lived
+// container cgroups pass through one recorder whose container targets are
+// a small fraction of them. Each is recorded whole and returned once by
+// PopFinished, nothing is dropped, and once all are popped the kernel maps
+// and the recorder's own state hold nothing of them.
+func TestContainerChurn(t *testing.T) {
+	const (
+		containers = 5000
+		// Half the targets are for containers: 256 slots, so every slot is
+		// reused about 20 times.
+		maxTargets = 512
+		popEvery   = 200 // as an agent would, well below the 256 slots
+		parallel   = 4
+	)
+	testenv.RequireBPF(t)
+	root := churnRoot(t)
+	r := newRecorder(t, Options{MaxTargets: maxTargets, ContainerRoots: []string{root}})
+	start := time.Now()
+
+	names := map[uint64]string{} // cgroup id → directory name
+	popped := map[uint64]*Recording{}
+	pop := func() {
+		t.Helper()
+		recs, err := r.PopFinished()
+		if err != nil {
+			t.Fatalf("PopFinished: %v", err)
+		}
+		for cg, rec := range recs {
+			if popped[cg] != nil {
+				t.Errorf("cgroup %d: popped twice", cg)
+			}
+			popped[cg] = rec
+		}
+	}
+	for first := 0; first < containers; first += popEvery {
+		n := min(popEvery, containers-first)
+		ids, err := runContainers(root, first, n, parallel)
+		if err != nil {
+			t.Fatalf("containers %d to %d: %v", first, first+n-1, err)
+		}
+		for i, id := range ids {
+			names[id] = fmt.Sprintf("c%d", first+i)
+		}
+		pop()
+		if s, err := r.DropStats(); err != nil || s != (bpf.DropStats{}) {
+			t.Fatalf("drop counters after %d containers: got %+v, %v; want all zero", first+n, s, err)
+		}
+	}
+	testenv.WaitFor(t, 30*time.Second, func() error {
+		pop()
+		if len(popped) < containers {
+			return fmt.Errorf("popped recordings: got %d, want %d", len(popped), containers)
+		}
+		return nil
+	})
+	t.Logf("%d containers through %d container targets in %v", containers, maxTargets/2, time.Since(start))
+
+	for cg, rec := range popped {
+		name, ok := names[cg]
+		if !ok {
+			t.Errorf("popped cgroup %d (%q), which the test did not make", cg, rec.Cgroup)
+			continue
+		}
+		n := nativeNames(t, rec)
+		if rec.Cgroup != name || !slices.Contains(n, "execve") || !slices.Contains(n, "exit_group") ||
+			rec.Tasks != 1 || rec.Execs != 1 || rec.Live != 0 || rec.Adopted != 0 || rec.Lost.Any() {
+			t.Errorf("cgroup %d: got name %q, %v, %d tasks, %d execs, %d live, %d adopted, lost %+v; want %q, execve and exit_group, 1 task, 1 exec, nothing live, adopted or lost",
+				cg, rec.Cgroup, n, rec.Tasks, rec.Execs, rec.Live, rec.Adopted, rec.Lost, name)
+		}
+		if t.Failed() {
+			t.FailNow()
+		}
+	}
+	if s, err := r.DropStats(); err != nil || s != (bpf.DropStats{}) {
+		t.Errorf("drop counters: got %+v, %v; want all zero", s, err)
+	}
+	ids, err := r.CgroupIDs()
+	if err != nil || len(ids) != 0 {
+		t.Errorf("CgroupIDs after popping all: got %v, %v; want none", ids, err)
+	}
+	tags, used, handedOut := cgroupOccupancy(t, r, maxTargets/2)
+	if tags != 0 || used != 0 {
+		t.Errorf("kernel occupancy after popping all: got %d cgroup_tags entries and %d target slots in use, want 0 and 0", tags, used)
+	}
+	if handedOut > maxTargets/2 {
+		t.Errorf("container target ids ever handed out: got %d, want at most %d", handedOut, maxTargets/2)
+	}
+	r.mu.Lock()
+	left := len(r.names)
+	r.mu.Unlock()
+	if left != 0 {
+		t.Errorf("cgroup names kept after popping all: got %d, want 0", left)
+	}
+}
+
+// churnRoot makes a container root cgroup for the test below the cgroup
+// v2 mount, removed with whatever is left below it when the test ends.
+func churnRoot(t *testing.T) string {
+	t.Helper()
+	cg2, err := Cgroup2Mount("/proc/self/mounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(cg2, fmt.Sprintf("sysrec-churn-%d", os.Getpid()))
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		children, _ := os.ReadDir(root)
+		for _, c := range children {
+			if c.IsDir() {
+				if err := rmdirWhenEmpty(filepath.Join(root, c.Name())); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		if err := rmdirWhenEmpty(root); err != nil {
+			t.Error(err)
+		}
+	})
+	return root
+}
+
+// runContainers runs n containers, numbered from first, in cgroups c<i>
+// below root, parallel at a time: each is a cgroup whose one task execs
+// /bin/true in a mount namespace of its own, and that is removed once the
+// task has exited. It returns the cgroups' ids in order.
+func runContainers(root string, first, n, parallel int) ([]uint64, error) {
+	ids := make([]uint64, n)
+	errs := make([]error, n)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < parallel; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				ids[i], errs[i] = runContainer(filepath.Join(root, fmt.Sprintf("c%d", first+i)))
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return ids, errors.Join(errs...)
+}
+
+// runContainer runs one container in cgroup dir, which it creates and
+// removes, and returns the cgroup's id.
+func runContainer(dir string) (uint64, error) {
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return 0, err
+	}
+	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	var st unix.Stat_t
+	err = unix.Fstat(fd, &st)
+	if err == nil {
+		cmd := exec.Command("/bin/true")
+		// Started straight into the cgroup, outside the host's mount
+		// namespace, as an OCI runtime's entrypoint is.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS, UseCgroupFD: true, CgroupFD: fd}
+		if err = cmd.Run(); err != nil {
+			err = fmt.Errorf("running /bin/true in %s: %w", dir, err)
+		}
+	}
+	unix.Close(fd)
+	return st.Ino, errors.Join(err, rmdirWhenEmpty(dir))
+}
+
+// rmdirWhenEmpty removes cgroup dir, waiting while it is busy: the kernel
+// may take the last task out of it a moment after the task was reaped.
+func rmdirWhenEmpty(dir string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := unix.Rmdir(dir)
+		if err == nil {
+			return nil
+		}
+		if err != unix.EBUSY || time.Now().After(deadline) {
+			return &os.PathError{Op: "rmdir", Path: dir, Err: err}
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+// cgroupOccupancy counts what the kernel side holds for container
+// cgroups: cgroup_tags entries, container target ids in use (handed out
+// and not back in the free queue), and ids ever handed out. The recorder
+// must be idle: the free queue is read by emptying and refilling it.
+func cgroupOccupancy(t *testing.T, r *Recorder, slots uint32) (tags, used, handedOut int) {
+	t.Helper()
+	m, err := r.cgroupTags()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var next uint32
+	if err := r.objs.NextCgroupTarget.Get(&next); err != nil {
+		t.Fatalf("reading next_cgroup_target: %v", err)
+	}
+	handedOut = int(min(next, 2*slots) - slots)
+	var queued []uint32
+	for {
+		var id uint32
+		err := r.objs.FreeCgroupTargets.LookupAndDelete(nil, &id)
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("reading the free target queue: %v", err)
+		}
+		queued = append(queued, id)
+	}
+	for _, id := range queued {
+		if err := r.objs.FreeCgroupTargets.Update(nil, id, ebpf.UpdateAny); err != nil {
+			t.Fatalf("refilling the free target queue: %v", err)
+		}
+	}
+	return len(m), handedOut - len(queued), handedOut
+}
+
+// A container whose cgroup is removed while one of its tasks, moved to
+// another cgroup, still runs is not finished: PopFinished returns it only
+// once that task has exited, since the task still carries its target.
+func TestMovedTaskKeepsContainerLive(t *testing.T) {
+	testenv.RequireBPF(t)
+	root := churnRoot(t)
+	r := newRecorder(t, Options{ContainerRoots: []string{root}})
+	dir := filepath.Join(root, "moved")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		t.Fatal(err)
+	}
+	cg := st.Ino
+	cmd := exec.Command("/bin/cat")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS, UseCgroupFD: true, CgroupFD: fd}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Start()
+	unix.Close(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	testenv.WaitFor(t, 10*time.Second, func() error {
+		if rec := recs(t, r)[cg]; rec == nil || rec.Live != 1 {
+			return fmt.Errorf("cgroup %d: got %+v, want a recording with 1 live task", cg, rec)
+		}
+		return nil
+	})
+	// cat moves to the test's root cgroup, and its own cgroup goes.
+	if err := os.WriteFile(filepath.Join(root, "cgroup.procs"), []byte(fmt.Sprint(cmd.Process.Pid)), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := rmdirWhenEmpty(dir); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.PopFinished()
+	if err != nil || got[cg] != nil {
+		t.Fatalf("PopFinished while the moved task runs: got %v, %v; want no recording of cgroup %d", got, err, cg)
+	}
+	if rec := recs(t, r)[cg]; rec == nil || rec.Live != 1 || rec.Cgroup != "moved" {
+		t.Fatalf("Cgroups while the moved task runs: got %+v, want cgroup %q with 1 live task", rec, "moved")
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	var rec *Recording
+	testenv.WaitFor(t, 10*time.Second, func() error {
+		got, err := r.PopFinished()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec = got[cg]; rec == nil {
+			return fmt.Errorf("PopFinished after the moved task exited: got %v, want cgroup %d", got, cg)
+		}
+		return nil
+	})
+	if n := nativeNames(t, rec); rec.Cgroup != "moved" || rec.Live != 0 || !slices.Contains(n, "read") || !slices.Contains(n, "exit_group") {
+		t.Errorf("got %q, %d live, %v; want %q, nothing live, read and exit_group", rec.Cgroup, rec.Live, n, "moved")
+	}
+	if got, err := r.PopFinished(); err != nil || len(got) != 0 {
+		t.Errorf("PopFinished again: got %v, %v; want nothing", got, err)
+	}
+}
