@@ -283,9 +283,7 @@ func (s *Session) note(id uint64, now time.Time) *cgroupState {
 			return st
 		}
 		s.cache.put(key, info)
-		if info.PodName != "" {
-			s.log.Debug("container attributed", "cgroup", name, "pod", info.PodName)
-		}
+		s.log.Debug("container attributed", "cgroup", name, "pod", info.PodName)
 	}
 	// A container that has gone is no longer known: keep what was said
 	// while it ran.
@@ -334,7 +332,7 @@ func (s *Session) add(groups map[workloadKey]*Workload, st *cgroupState, r *reco
 	e.Incomplete = e.Incomplete || r.Live > 0 || r.Lost.Any()
 	e.Partial = e.Partial || r.Adopted > 0
 	e.Filtered = e.Filtered || r.Filtered > 0
-	e.Syscalls = allowed(w.Profile)
+	e.Syscalls = len(w.Profile.AllowedNames())
 	return nil
 }
 
@@ -406,19 +404,6 @@ func (s *Session) Snapshot() (*Snapshot, error) {
 // <namespace>/<workload>/<container>.json.
 func profilePath(k workloadKey) string {
 	return path.Join(cri.SanitizeName(k.namespace), cri.SanitizeName(k.workload), cri.SanitizeName(k.container)+".json")
-}
-
-// allowed counts the distinct names that p allows unconditionally.
-func allowed(p *profiles.Profile) int {
-	seen := map[string]bool{}
-	for _, r := range p.Syscalls {
-		if r.Action == profiles.ActAllow && len(r.Args) == 0 {
-			for _, n := range r.Names {
-				seen[n] = true
-			}
-		}
-	}
-	return len(seen)
 }
 
 func appendUnique(list []string, s string) []string {

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -193,6 +194,19 @@ func Generate(recorded map[syscalls.Arch][]string, defaultAction Action) (*Profi
 		p.Syscalls = []Syscall{{Names: names, Action: ActAllow}}
 	}
 	return p, nil
+}
+
+// AllowedNames returns the distinct names that p's unconditional allow
+// rules hold, sorted.
+func (p *Profile) AllowedNames() []string {
+	var names []string
+	for _, s := range p.Syscalls {
+		if s.Action == ActAllow && len(s.Args) == 0 {
+			names = append(names, s.Names...)
+		}
+	}
+	sort.Strings(names)
+	return slices.Compact(names)
 }
 
 // Marshal encodes p as indented JSON with a trailing newline. Equal

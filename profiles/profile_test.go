@@ -2,6 +2,7 @@ package profiles
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -128,5 +129,18 @@ func TestWithSyscalls(t *testing.T) {
 		if _, ok := syscalls.Number(syscalls.X86_64, n); !ok {
 			t.Errorf("RuncSyscalls: %q is not an x86_64 syscall", n)
 		}
+	}
+}
+
+func TestAllowedNames(t *testing.T) {
+	p := &Profile{DefaultAction: ActErrno, Syscalls: []Syscall{
+		{Names: []string{"write", "read"}, Action: ActAllow},
+		{Names: []string{"read", "close"}, Action: ActAllow},
+		{Names: []string{"personality"}, Action: ActAllow, Args: []Arg{{Index: 0, Value: 8, Op: OpEqualTo}}},
+		{Names: []string{"ptrace"}, Action: ActErrno},
+	}}
+	got := p.AllowedNames()
+	if want := []string{"close", "read", "write"}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
 	}
 }

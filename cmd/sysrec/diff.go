@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -205,17 +206,19 @@ func deployedProfiles(ctx context.Context, arg, endpoint string) ([]namedProfile
 
 // containerProfile reads the profile a running container is confined by.
 func containerProfile(ctx context.Context, id, endpoint string) (*profiles.Profile, error) {
-	var client *cri.Client
-	var err error
-	if endpoint != "" {
-		client, err = cri.Dial(ctx, endpoint)
-	} else {
-		client, err = cri.Detect(ctx, cri.DefaultEndpoints)
-	}
+	conn, err := connect(ctx, endpoint, cri.None, "see --runtime-endpoint")
 	if err != nil {
 		return nil, err
 	}
-	defer client.Close()
+	defer conn.Close()
+	client := conn.CRI
+	if client == nil {
+		err := conn.CRIErr
+		if err == nil {
+			err = errors.New("no CRI endpoint to ask")
+		}
+		return nil, fmt.Errorf("reading the profile of container %s: %w (see --runtime-endpoint)", id, err)
+	}
 	data, err := client.Seccomp(ctx, id)
 	if err != nil {
 		return nil, err

@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/sysrec/sysrec/recorder"
+	"github.com/sysrec/sysrec/containers"
 )
 
 // liveView redraws, on a terminal, what record --containers sees: each
@@ -42,29 +42,21 @@ type liveRow struct {
 	flags    string
 }
 
-// draw replaces the previous view with one of seen's containers.
-func (v *liveView) draw(seen map[uint64]*seenContainer, recs map[uint64]*recorder.Recording, filter containerFilter) {
+// draw replaces the previous view with one of the containers recorded.
+func (v *liveView) draw(ctrs []containers.Container) {
 	var rows []liveRow
-	for cg, r := range recs {
-		s := seen[cg]
-		if s == nil || s.info == nil || s.info.PodName == "" || !filter.match(s.info) {
-			continue
-		}
-		n := 0
-		for _, names := range r.Syscalls {
-			n += len(names)
-		}
+	for _, c := range ctrs {
 		var flags []string
-		if r.Adopted > 0 {
+		if c.Partial {
 			flags = append(flags, "partial")
 		}
-		if r.Filtered > 0 {
+		if c.Filtered {
 			flags = append(flags, "filtered")
 		}
 		rows = append(rows, liveRow{
-			name:     s.info.PodNamespace + "/" + s.info.PodName + "/" + s.info.Name,
-			live:     r.Live,
-			syscalls: n,
+			name:     c.Info.PodNamespace + "/" + c.Info.PodName + "/" + c.Info.Name,
+			live:     c.Live,
+			syscalls: c.Syscalls,
 			flags:    strings.Join(flags, ","),
 		})
 	}

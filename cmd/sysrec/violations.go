@@ -17,6 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"sigs.k8s.io/yaml"
 
+	"github.com/sysrec/sysrec/containers"
 	"github.com/sysrec/sysrec/cri"
 	"github.com/sysrec/sysrec/internal/atomicfile"
 	"github.com/sysrec/sysrec/profiles"
@@ -94,8 +95,8 @@ func listViolations(c *cli.Context) error {
 		switch {
 		case len(comms) > 0 && !slices.Contains(comms, v.Comm), pid != 0 && v.PID != pid:
 			return false
-		case filter.set():
-			return v.info != nil && filter.match(v.info)
+		case filter.Set():
+			return v.info != nil && filter.Match(v.info)
 		}
 		return true
 	}
@@ -225,47 +226,42 @@ func (s *stream) write(v violation) error {
 	return tw.Flush()
 }
 
-// attributor names the container of a record's process through CRI, once
-// per pid.
+// attributor names the container of a record's process through CRI.
 type attributor struct {
-	client *cri.Client
-	cache  map[int]*cri.Container
+	conn  *cri.Conn
+	procs *containers.Processes
 }
 
+// processTTL is how long the container of a process is kept: its pid may
+// be reused, but never with the same start time.
+const processTTL = 10 * time.Minute
+
 func newAttributor(ctx context.Context, endpoint string, log *slog.Logger) *attributor {
-	a := &attributor{cache: map[int]*cri.Container{}}
-	var err error
-	switch endpoint {
-	case "none":
-	case "":
-		a.client, err = cri.Detect(ctx, cri.DefaultEndpoints)
-		if err != nil {
-			log.Debug("no CRI runtime answered; processes are not attributed to containers", "err", err)
-		}
-	default:
-		if a.client, err = cri.Dial(ctx, endpoint); err != nil {
-			log.Warn("processes are not attributed to containers", "err", err)
-		}
+	a := &attributor{}
+	var lookup containers.Lookup
+	conn, err := connect(ctx, endpoint, cri.None, "see --runtime-endpoint")
+	switch {
+	case err != nil:
+		log.Warn("processes are not attributed to containers", "err", err)
+	case conn.CRIErr != nil:
+		log.Debug("no CRI runtime answered; processes are not attributed to containers", "err", conn.CRIErr)
+	case conn.CRI != nil:
+		lookup = conn.CRI
 	}
+	a.conn = conn
+	a.procs = containers.NewProcesses(lookup, "/proc", processTTL, nil)
 	return a
 }
 
 func (a *attributor) close() {
-	if a.client != nil {
-		a.client.Close()
+	if a.conn != nil {
+		a.conn.Close()
 	}
 }
 
 func (a *attributor) attribute(ctx context.Context, r violations.Record) violation {
 	v := violation{Record: r}
-	info, seen := a.cache[r.PID]
-	if !seen {
-		if id, _, ok, err := cri.ContainerIDOfPID("/proc", r.PID); err == nil && ok && a.client != nil {
-			info, _ = a.client.Container(ctx, id)
-		}
-		a.cache[r.PID] = info
-	}
-	if info != nil {
+	if info := a.procs.Container(ctx, r.PID); info != nil {
 		v.Container, v.Pod, v.Namespace, v.Workload = info.Name, info.PodName, info.PodNamespace, info.Workload
 		v.info = info
 	}
@@ -299,26 +295,12 @@ func addToProfile(path string, p *profiles.Profile, vs []violation, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	before, after := allowedNames(p), allowedNames(merged)
+	before, after := len(p.AllowedNames()), len(merged.AllowedNames())
 	if err := atomicfile.WriteFile(path, data, filePerm(path)); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "sysrec: %d syscalls added to %s\n", after-before, path)
 	return nil
-}
-
-// allowedNames counts the distinct names that unconditional allow rules
-// hold.
-func allowedNames(p *profiles.Profile) int {
-	seen := map[string]bool{}
-	for _, s := range p.Syscalls {
-		if s.Action == profiles.ActAllow && len(s.Args) == 0 {
-			for _, n := range s.Names {
-				seen[n] = true
-			}
-		}
-	}
-	return len(seen)
 }
 
 // filePerm keeps an existing file's permissions.
