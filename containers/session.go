@@ -226,7 +226,7 @@ func (s *Session) poll() {
 	}
 	now := s.opts.Now()
 	for _, id := range ids {
-		st := s.note(id, now)
+		st := s.note(id, now, "")
 		st.lastSeen = now
 	}
 	s.cache.sweep()
@@ -239,11 +239,11 @@ func (s *Session) poll() {
 	}
 	done, err := f.PopFinished()
 	if err != nil {
+		// What was freed before the error is in done: fold it still.
 		s.log.Warn("reading finished container cgroups", "err", err)
-		return
 	}
 	for id, r := range done {
-		st := s.note(id, now)
+		st := s.note(id, now, r.Cgroup)
 		delete(s.cgroups, id)
 		s.nFinished++
 		s.lost.Tasks += r.Lost.Tasks
@@ -262,9 +262,13 @@ func (s *Session) poll() {
 
 // note returns the state of cgroup id, new when the id is new or names
 // another cgroup than before, and names its container where it is not
-// yet named, or the name has expired.
-func (s *Session) note(id uint64, now time.Time) *cgroupState {
+// yet named, or the name has expired. The cgroup's name is the
+// recorder's, else known, when not "".
+func (s *Session) note(id uint64, now time.Time, known string) *cgroupState {
 	name, named := s.rec.CgroupName(id)
+	if !named && known != "" {
+		name, named = known, true
+	}
 	st := s.cgroups[id]
 	if st == nil || named && st.name != "" && st.name != name {
 		st = &cgroupState{firstSeen: now, lastSeen: now}

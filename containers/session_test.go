@@ -88,16 +88,22 @@ func (p popper) finish(id uint64) {
 	delete(p.recs, id)
 }
 
+// PopFinished is as recorder.Recorder's: the name moves to the
+// recording.
 func (p popper) PopFinished() (map[uint64]*recorder.Recording, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := p.finished
 	p.finished = nil
-	for id := range out {
+	for id, r := range out {
+		r.Cgroup = p.names[id]
 		delete(p.names, id)
 	}
 	return out, nil
 }
+
+// The recorder's Recorder hands finished cgroups over.
+var _ finisher = (*recorder.Recorder)(nil)
 
 // fakeResolver names cgroups from a table, and counts its calls.
 type fakeResolver struct {
@@ -368,11 +374,20 @@ func TestPopFinished(t *testing.T) {
 	if !slices.Contains(got, "read") || !slices.Contains(got, "write") {
 		t.Errorf("profile: got %v, want read (finished replica) and write (running one)", got)
 	}
+	// A container that came and went between two polls is attributed
+	// by the name its recording carries.
+	res.set("/c", replica("web-3", "web:3"))
+	fr.set(3, "c", rec("close"))
+	fr.finish(3)
+	snap = snapshot(t, s)
+	if e := snap.Workloads[0].Entry; e.Replicas != 3 || !slices.Contains(names(snap.Workloads[0].Profile), "close") {
+		t.Errorf("after a short-lived replica: got %d replicas, profile %v; want 3, with close", e.Replicas, names(snap.Workloads[0].Profile))
+	}
 	// Snapshots do not change what was folded.
 	fr.finish(2)
 	snap = snapshot(t, s)
-	if e := snap.Workloads[0].Entry; e.Replicas != 2 || len(s.cgroups) != 0 {
-		t.Errorf("after both finished: got %d replicas, %d cgroup states; want 2 and 0", e.Replicas, len(s.cgroups))
+	if e := snap.Workloads[0].Entry; e.Replicas != 3 || len(s.cgroups) != 0 || snap.Cgroups != 3 {
+		t.Errorf("after all finished: got %d replicas of %d cgroups, %d cgroup states; want 3 of 3, and 0", e.Replicas, snap.Cgroups, len(s.cgroups))
 	}
 }
 
