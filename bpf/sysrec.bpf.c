@@ -21,11 +21,13 @@
 //
 // A container target lives as long as its cgroup and its tasks: the
 // cgroup_rmdir hook marks the target `removed` once the cgroup is gone, and
-// user space, when it also sees no live task, takes the recording out,
-// deletes the cgroup's `cgroup_tags` entry, zeroes the slot and pushes its
-// id onto `free_cgroup_targets`, where cgroup_tag() takes ids from first.
-// No task can still carry the tag then: live counts every task that does,
-// and a removed cgroup takes no new task.
+// user space, when it also sees no live task, deletes the cgroup's
+// `cgroup_tags` entry, waits until the programs running then have
+// returned, and, if live is still zero, takes the recording out, zeroes the
+// slot and pushes its id onto `free_cgroup_targets`, where cgroup_tag()
+// takes ids from first. No task can still carry the tag then: live counts
+// every task that does, a removed cgroup takes no new task, and a task
+// that looked the tag up before it was deleted has joined by then.
 //
 // sys_enter runs on every syscall of every task on the machine. Its
 // untraced path touches nothing beyond the task_struct, which the syscall

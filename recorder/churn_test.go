@@ -321,3 +321,61 @@ func TestMovedTaskKeepsContainerLive(t *testing.T) {
 		t.Errorf("PopFinished again: got %v, %v; want nothing", got, err)
 	}
 }
+
+// A task that joins a finished container's target after PopFinished has
+// read its live count as zero (one that execs while it is moved out of the
+// cgroup that is being removed) keeps the target: PopFinished returns it
+// only once that task has gone, and Cgroups reports it meanwhile. The
+// join is simulated where PopFinished has deleted the tag.
+func TestLateJoinRetiresTarget(t *testing.T) {
+	testenv.RequireBPF(t)
+	root := churnRoot(t)
+	r := newRecorder(t, Options{ContainerRoots: []string{root}})
+	ids, err := runContainers(root, 0, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cg := ids[0]
+	tags, err := r.cgroupTags()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, ok := tags[cg]
+	if !ok {
+		t.Fatalf("cgroup %d: got no target, want one", cg)
+	}
+	setLive := func(live int64) error {
+		s, err := (&Target{r: r, id: id}).state()
+		if err != nil {
+			return err
+		}
+		s.Live = live
+		return r.objs.Targets.Put(id, s)
+	}
+	var joinErr error
+	r.tagsDeleted = func() { joinErr = setLive(1) }
+	got, err := r.PopFinished()
+	if err != nil || joinErr != nil || got[cg] != nil {
+		t.Fatalf("PopFinished with a late join: got %v, %v (join: %v); want no recording of cgroup %d", got, err, joinErr, cg)
+	}
+	r.tagsDeleted = nil
+	if rec := recs(t, r)[cg]; rec == nil || rec.Live != 1 || rec.Cgroup != "c0" {
+		t.Fatalf("Cgroups with the late task running: got %+v, want cgroup %q with 1 live task", rec, "c0")
+	}
+	if got, err := r.PopFinished(); err != nil || len(got) != 0 {
+		t.Fatalf("PopFinished with the late task running: got %v, %v; want nothing", got, err)
+	}
+	if err := setLive(0); err != nil {
+		t.Fatal(err)
+	}
+	got, err = r.PopFinished()
+	if rec := got[cg]; err != nil || len(got) != 1 || rec == nil || rec.Cgroup != "c0" || !slices.Contains(nativeNames(t, rec), "execve") {
+		t.Fatalf("PopFinished once the late task is gone: got %v, %v; want cgroup %d, named %q, that made execve", got, err, cg, "c0")
+	}
+	if got, err := r.PopFinished(); err != nil || len(got) != 0 {
+		t.Errorf("PopFinished again: got %v, %v; want nothing", got, err)
+	}
+	if tags, used, _ := cgroupOccupancy(t, r, DefaultMaxTargets/2); tags != 0 || used != 0 || len(r.retired) != 0 {
+		t.Errorf("after popping: got %d cgroup_tags entries, %d target slots in use, %d retired; want 0, 0, 0", tags, used, len(r.retired))
+	}
+}

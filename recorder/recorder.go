@@ -116,6 +116,16 @@ type Recorder struct {
 	// snapMu keeps PopFinished from freeing a target while Cgroups or
 	// CgroupIDs read it, and two PopFinished calls apart.
 	snapMu sync.Mutex
+	// retired holds, by target id, finished container cgroups whose tag
+	// PopFinished deleted but that a task joined meanwhile (see
+	// PopFinished); guarded by mu.
+	retired map[uint32]uint64
+	// grace and graceInner are a map-in-map whose update waits until the
+	// BPF programs running then have returned (waitForPrograms).
+	grace, graceInner *ebpf.Map
+	// tagsDeleted, when set, runs where PopFinished has deleted the tags
+	// of finished cgroups: tests make a task join there.
+	tagsDeleted func()
 
 	// capture is the program that records the syscalls that seccomp
 	// filters deny, and how it attaches; nil and CaptureNone when none.
@@ -507,7 +517,8 @@ func (r *Recorder) CgroupName(id uint64) (string, bool) {
 	return name, ok
 }
 
-// cgroupTags reads the cgroup_tags map: container cgroup id → target id.
+// cgroupTags reads the cgroup_tags map, container cgroup id → target id,
+// and adds the retired cgroups.
 func (r *Recorder) cgroupTags() (map[uint64]uint32, error) {
 	out := map[uint64]uint32{}
 	var (
@@ -521,6 +532,11 @@ func (r *Recorder) cgroupTags() (map[uint64]uint32, error) {
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("reading container cgroups: %w", err)
 	}
+	r.mu.Lock()
+	for id, cg := range r.retired {
+		out[cg] = id
+	}
+	r.mu.Unlock()
 	return out, nil
 }
 
@@ -588,8 +604,9 @@ func (r *Recorder) Cgroups() (map[uint64]*Recording, error) {
 // Recording.Cgroup holds its name. Everything the recorder kept for it is
 // freed, and its target slot goes to a later container; Cgroups, CgroupIDs
 // and CgroupName no longer know it. An agent calls it now and then, so
-// that slots are there for new containers. On error, the map holds the
-// cgroups that were freed before it.
+// that slots are there for new containers. A call that finds finished
+// cgroups waits for an RCU grace period (a few milliseconds). On error,
+// the map holds the cgroups that were freed before it.
 func (r *Recorder) PopFinished() (map[uint64]*Recording, error) {
 	r.snapMu.Lock()
 	defer r.snapMu.Unlock()
@@ -597,15 +614,14 @@ func (r *Recorder) PopFinished() (map[uint64]*Recording, error) {
 	if err != nil {
 		return nil, err
 	}
-	finished := map[uint64]bpf.Target{}
+	var finished []uint64
 	for cg, id := range tags {
 		s, err := (&Target{r: r, id: id}).state()
 		if err != nil {
 			return nil, err
 		}
-		// Live is zero: every task's own entry is merged into s already.
 		if s.Removed != 0 && s.Live <= 0 {
-			finished[cg] = s
+			finished = append(finished, cg)
 		}
 	}
 	if len(finished) == 0 {
@@ -614,13 +630,47 @@ func (r *Recorder) PopFinished() (map[uint64]*Recording, error) {
 	if err := r.drain(); err != nil {
 		return nil, err
 	}
+	// A task that execs while it is moved out of its cgroup, which is then
+	// removed, can look the tag up before the cgroup goes and join the
+	// target after live was read as zero. Once the tag is deleted and the
+	// programs that ran meanwhile have returned, no task can join, so
+	// live is read again: a target that a task did join is retired until
+	// its tasks have exited.
+	for _, cg := range finished {
+		if err := r.objs.CgroupTags.Delete(cg); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return nil, fmt.Errorf("freeing container cgroup %d: deleting its tag: %w", cg, err)
+		}
+	}
+	if r.tagsDeleted != nil {
+		r.tagsDeleted()
+	}
+	if err := r.waitForPrograms(); err != nil {
+		return nil, err
+	}
 	out := make(map[uint64]*Recording, len(finished))
-	for cg, s := range finished {
+	for _, cg := range finished {
+		id := tags[cg]
+		s, err := (&Target{r: r, id: id}).state()
+		if err != nil {
+			return out, err
+		}
+		if s.Live > 0 {
+			r.mu.Lock()
+			if r.retired == nil {
+				r.retired = map[uint32]uint64{}
+			}
+			r.retired[id] = cg
+			r.mu.Unlock()
+			continue
+		}
+		// Live is zero: every task's own entry is merged into s already.
 		rec := decode(&s, r.native, r.compat)
 		r.mu.Lock()
 		rec.Cgroup = r.names[cg]
+		delete(r.names, cg)
+		delete(r.retired, id)
 		r.mu.Unlock()
-		if err := r.freeCgroupTarget(cg, tags[cg]); err != nil {
+		if err := r.freeCgroupTarget(cg, id); err != nil {
 			return out, err
 		}
 		out[cg] = rec
@@ -628,16 +678,34 @@ func (r *Recorder) PopFinished() (map[uint64]*Recording, error) {
 	return out, nil
 }
 
-// freeCgroupTarget frees finished container cgroup cg and its target id:
-// its cgroup_tags entry and its name go, and its slot is zeroed before the
-// id is queued for reuse, so a later container starts empty.
-func (r *Recorder) freeCgroupTarget(cg uint64, id uint32) error {
-	if err := r.objs.CgroupTags.Delete(cg); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-		return fmt.Errorf("freeing container cgroup %d: deleting its tag: %w", cg, err)
+// waitForPrograms returns once the BPF programs that were running when it
+// was called have returned: the kernel waits for an RCU grace period, under
+// which sysrec's programs run, before an update of a map-in-map returns
+// (maybe_wait_bpf_programs in kernel/bpf/syscall.c).
+func (r *Recorder) waitForPrograms() error {
+	if r.grace == nil {
+		inner := &ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1}
+		in, err := ebpf.NewMap(inner)
+		if err != nil {
+			return fmt.Errorf("waiting for running eBPF programs: creating a map: %w", err)
+		}
+		outer, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 1, InnerMap: inner})
+		if err != nil {
+			in.Close()
+			return fmt.Errorf("waiting for running eBPF programs: creating a map: %w", err)
+		}
+		r.grace, r.graceInner = outer, in
 	}
-	r.mu.Lock()
-	delete(r.names, cg)
-	r.mu.Unlock()
+	if err := r.grace.Put(uint32(0), r.graceInner); err != nil {
+		return fmt.Errorf("waiting for running eBPF programs: %w", err)
+	}
+	return nil
+}
+
+// freeCgroupTarget frees the target of finished container cgroup cg, whose
+// tag is deleted: its slot is zeroed before its id is queued for reuse, so
+// a later container starts empty.
+func (r *Recorder) freeCgroupTarget(cg uint64, id uint32) error {
 	if err := r.objs.Targets.Put(id, bpf.Target{}); err != nil {
 		return fmt.Errorf("freeing container cgroup %d: clearing target slot %d: %w", cg, id, err)
 	}
@@ -659,6 +727,12 @@ func (r *Recorder) Close() error {
 		errs = append(errs, l.Close())
 	}
 	r.links = nil
+	for _, m := range []*ebpf.Map{r.grace, r.graceInner} {
+		if m != nil {
+			errs = append(errs, m.Close())
+		}
+	}
+	r.grace, r.graceInner = nil, nil
 	if r.capture != nil {
 		errs = append(errs, r.capture.Close())
 		r.capture = nil
