@@ -621,7 +621,9 @@ int BPF_PROG(sched_process_exit, struct task_struct *p)
 // cgroup still counts in live, so user space frees the target only when
 // live is zero too. The hook runs on every rmdir of every hierarchy: on a
 // hybrid host, cgroup v1 ids may equal v2 ones, so only the v2
-// hierarchy's (id 0) are looked up.
+// hierarchy's (id 0) are looked up. A cgroup removed before its target
+// existed (its task moved out during the execve that created the target)
+// is missed; user space finds it gone by its file handle.
 SEC("tp_btf/cgroup_rmdir")
 int BPF_PROG(cgroup_rmdir, struct cgroup *cgrp, const char *path)
 {

@@ -174,6 +174,13 @@ func runContainer(dir string) (uint64, error) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return 0, err
 	}
+	id, err := runIn(dir)
+	return id, errors.Join(err, rmdirWhenEmpty(dir))
+}
+
+// runIn runs a task that execs /bin/true in cgroup dir, in a mount
+// namespace of its own, and returns the cgroup's id.
+func runIn(dir string) (uint64, error) {
 	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0, &os.PathError{Op: "open", Path: dir, Err: err}
@@ -190,7 +197,7 @@ func runContainer(dir string) (uint64, error) {
 		}
 	}
 	unix.Close(fd)
-	return st.Ino, errors.Join(err, rmdirWhenEmpty(dir))
+	return st.Ino, err
 }
 
 // rmdirWhenEmpty removes cgroup dir, waiting while it is busy: the kernel
@@ -377,5 +384,52 @@ func TestLateJoinRetiresTarget(t *testing.T) {
 	}
 	if tags, used, _ := cgroupOccupancy(t, r, DefaultMaxTargets/2); tags != 0 || used != 0 || len(r.retired) != 0 {
 		t.Errorf("after popping: got %d cgroup_tags entries, %d target slots in use, %d retired; want 0, 0, 0", tags, used, len(r.retired))
+	}
+}
+
+// A finished cgroup that the cgroup_rmdir hook did not mark (one removed
+// before its target was created, by a task moved out of it during that
+// execve) is found gone by its file handle. One whose tasks are gone but
+// that still exists is not finished.
+func TestUnmarkedRemovedCgroupIsFinished(t *testing.T) {
+	testenv.RequireBPF(t)
+	root := churnRoot(t)
+	r := newRecorder(t, Options{ContainerRoots: []string{root}})
+	dir := filepath.Join(root, "unmarked")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cg, err := runIn(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.PopFinished(); err != nil || len(got) != 0 {
+		t.Fatalf("PopFinished while the cgroup exists: got %v, %v; want nothing", got, err)
+	}
+	if err := rmdirWhenEmpty(dir); err != nil {
+		t.Fatal(err)
+	}
+	tags, err := r.cgroupTags()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, ok := tags[cg]
+	if !ok {
+		t.Fatalf("cgroup %d: got no target, want one", cg)
+	}
+	s, err := (&Target{r: r, id: id}).state()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Removed == 0 {
+		t.Fatalf("cgroup %d: the cgroup_rmdir hook did not mark its target", cg)
+	}
+	s.Removed = 0 // as if the hook had missed it
+	if err := r.objs.Targets.Put(id, s); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.PopFinished()
+	if rec := got[cg]; err != nil || len(got) != 1 || rec == nil || rec.Cgroup != "unmarked" {
+		t.Fatalf("PopFinished after rmdir: got %v, %v; want cgroup %d, named %q", got, err, cg, "unmarked")
 	}
 }

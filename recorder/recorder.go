@@ -123,6 +123,9 @@ type Recorder struct {
 	// grace and graceInner are a map-in-map whose update waits until the
 	// BPF programs running then have returned (waitForPrograms).
 	grace, graceInner *ebpf.Map
+	// cgroupFS is an open container root: PopFinished opens cgroups by id
+	// (their file handle) on its file system; -1 outside container mode.
+	cgroupFS int
 	// tagsDeleted, when set, runs where PopFinished has deleted the tags
 	// of finished cgroups: tests make a task join there.
 	tagsDeleted func()
@@ -256,7 +259,7 @@ func New(opts Options) (*Recorder, error) {
 		}
 	}
 
-	r := &Recorder{log: log, native: native, compat: compat}
+	r := &Recorder{log: log, native: native, compat: compat, cgroupFS: -1}
 	if err := r.objs.load(spec, kernel, len(opts.ContainerRoots) > 0, opts.portable, log); err != nil {
 		return nil, err
 	}
@@ -269,6 +272,12 @@ func New(opts Options) (*Recorder, error) {
 		if err := r.readCgroupEvents(); err != nil {
 			r.Close()
 			return nil, err
+		}
+		root := opts.ContainerRoots[0]
+		r.cgroupFS, err = unix.Open(root, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			r.Close()
+			return nil, fmt.Errorf("opening container cgroup root: %w", &os.PathError{Op: "open", Path: root, Err: err})
 		}
 	}
 	progs := []*ebpf.Program{r.objs.Fork, r.objs.Exec, r.objs.Exit, r.objs.SysEnter}
@@ -620,7 +629,7 @@ func (r *Recorder) PopFinished() (map[uint64]*Recording, error) {
 		if err != nil {
 			return nil, err
 		}
-		if s.Removed != 0 && s.Live <= 0 {
+		if s.Live <= 0 && (s.Removed != 0 || r.cgroupGone(cg)) {
 			finished = append(finished, cg)
 		}
 	}
@@ -678,6 +687,34 @@ func (r *Recorder) PopFinished() (map[uint64]*Recording, error) {
 	return out, nil
 }
 
+// fileIDKernfs is the type of a cgroup v2 file handle, whose bytes are
+// the cgroup's id (FILEID_KERNFS in include/linux/exportfs.h).
+const fileIDKernfs = 0xfe
+
+// cgroupGone reports whether cgroup id, whose target has no live task but
+// which the cgroup_rmdir hook did not mark, no longer exists. The hook
+// misses a cgroup removed before its target was created: a task moved out
+// of it during the execve that created the target. Opening the cgroup by
+// its file handle fails with ESTALE then. It needs CAP_DAC_READ_SEARCH;
+// without, it reports false.
+func (r *Recorder) cgroupGone(id uint64) bool {
+	if r.cgroupFS < 0 {
+		return false
+	}
+	var b [8]byte
+	binary.NativeEndian.PutUint64(b[:], id)
+	fd, err := unix.OpenByHandleAt(r.cgroupFS, unix.NewFileHandle(fileIDKernfs, b[:]), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	if err == nil {
+		unix.Close(fd)
+		return false
+	}
+	if errors.Is(err, unix.ESTALE) || errors.Is(err, unix.ENOENT) {
+		return true
+	}
+	r.log.Debug("cannot tell whether a container cgroup is gone", "cgroup", id, "err", err)
+	return false
+}
+
 // waitForPrograms returns once the BPF programs that were running when it
 // was called have returned: the kernel waits for an RCU grace period, under
 // which sysrec's programs run, before an update of a map-in-map returns
@@ -733,6 +770,10 @@ func (r *Recorder) Close() error {
 		}
 	}
 	r.grace, r.graceInner = nil, nil
+	if r.cgroupFS >= 0 {
+		errs = append(errs, unix.Close(r.cgroupFS))
+		r.cgroupFS = -1
+	}
 	if r.capture != nil {
 		errs = append(errs, r.capture.Close())
 		r.capture = nil
