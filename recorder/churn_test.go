@@ -122,7 +122,7 @@ func churnRoot(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := filepath.Join(cg2, fmt.Sprintf("sysrec-churn-%d", os.Getpid()))
+	root := filepath.Join(cg2, fmt.Sprintf("sysrec-%s-%d", t.Name(), os.Getpid()))
 	if err := os.Mkdir(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
