@@ -643,8 +643,17 @@ func (r *Recorder) PopFinished() (map[uint64]*Recording, error) {
 	// removed, can look the tag up before the cgroup goes and join the
 	// target after live was read as zero. Once the tag is deleted and the
 	// programs that ran meanwhile have returned, no task can join, so
-	// live is read again: a target that a task did join is retired until
-	// its tasks have exited.
+	// live is read again: a target that a task did join stays retired
+	// until its tasks have exited. Retired targets are those whose tag is
+	// gone, so a call that fails from here on leaves them to the next.
+	r.mu.Lock()
+	if r.retired == nil {
+		r.retired = map[uint32]uint64{}
+	}
+	for _, cg := range finished {
+		r.retired[tags[cg]] = cg
+	}
+	r.mu.Unlock()
 	for _, cg := range finished {
 		if err := r.objs.CgroupTags.Delete(cg); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 			return nil, fmt.Errorf("freeing container cgroup %d: deleting its tag: %w", cg, err)
@@ -664,24 +673,18 @@ func (r *Recorder) PopFinished() (map[uint64]*Recording, error) {
 			return out, err
 		}
 		if s.Live > 0 {
-			r.mu.Lock()
-			if r.retired == nil {
-				r.retired = map[uint32]uint64{}
-			}
-			r.retired[id] = cg
-			r.mu.Unlock()
 			continue
 		}
 		// Live is zero: every task's own entry is merged into s already.
 		rec := decode(&s, r.native, r.compat)
+		if err := r.freeCgroupTarget(cg, id); err != nil {
+			return out, err
+		}
 		r.mu.Lock()
 		rec.Cgroup = r.names[cg]
 		delete(r.names, cg)
 		delete(r.retired, id)
 		r.mu.Unlock()
-		if err := r.freeCgroupTarget(cg, id); err != nil {
-			return out, err
-		}
 		out[cg] = rec
 	}
 	return out, nil
