@@ -2,8 +2,10 @@
 // the other ways to see a workload's syscalls: no tracer, an empty BPF
 // program on sys_enter (the floor every sys_enter tracer pays), strace -f,
 // a bpftrace count map and perf trace; and what `sysrec record` costs to
-// start, against `strace -f`, on a command that does nearly nothing. `make
-// bench` runs it as root.
+// start, against `strace -f`, on a command that does nearly nothing; and
+// what `sysrec record --containers` costs a node whose containers come and
+// go: per container start, and in memory over a long churn of container
+// cgroups through one session. `make bench` runs it as root.
 //
 // The machine is noisy, so every figure comes from several rounds in which
 // the tracers take turns on the same workload, and ratios are taken round
@@ -36,6 +38,7 @@ type config struct {
 	out     string
 	phases  string
 	tracers string
+	churn   int
 }
 
 func main() {
@@ -45,6 +48,7 @@ func main() {
 	flag.IntVar(&c.loop, "loop", 1000000, "getppid calls of the microloop")
 	flag.IntVar(&c.threads, "threads", 4, "threads of the multi-threaded workload")
 	flag.IntVar(&c.files, "files", 5000, "files in the tree that tar reads")
+	flag.IntVar(&c.churn, "churn", 20000, "the churn phase runs `N` container cgroups through one sysrec record --containers session")
 	flag.StringVar(&c.sysrec, "sysrec", "bin/sysrec", "sysrec binary to measure")
 	flag.StringVar(&c.out, "o", "docs/benchmarks.md", "also write the report to `FILE` (empty: stdout only)")
 	flag.StringVar(&c.phases, "phases", strings.Join(allPhases, ","), "comma-separated `PHASES` to run: "+strings.Join(allPhases, ", "))
@@ -57,7 +61,7 @@ func main() {
 }
 
 // allPhases names every phase, in the order they run.
-var allPhases = []string{"wall", "kernel", "cost", "startup"}
+var allPhases = []string{"wall", "kernel", "cost", "startup", "churn"}
 
 func run(ctx context.Context, c config) error {
 	if os.Geteuid() != 0 {
@@ -76,8 +80,9 @@ func run(ctx context.Context, c config) error {
 	if _, err := os.Stat(sysrec); err != nil {
 		return fmt.Errorf("sysrec binary: %w: run make build first", err)
 	}
-	// The start-up phase needs neither the workloads nor the tracers.
-	workloads := slices.ContainsFunc(phases, func(p string) bool { return p != "startup" })
+	// The start-up and churn phases need neither the workloads nor the
+	// tracers.
+	workloads := slices.ContainsFunc(phases, func(p string) bool { return p != "startup" && p != "churn" })
 	env, err := newEnv(c, sysrec, workloads)
 	if err != nil {
 		return err
@@ -106,6 +111,15 @@ func run(ctx context.Context, c config) error {
 	if slices.Contains(phases, "startup") {
 		progress("measuring start-up: %d rounds of sysrec record and strace -f on /bin/true", c.starts)
 		if rep.startup, err = measureStartup(ctx, env, c.starts); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(phases, "churn") {
+		if c.churn < churnCheckpoints {
+			return fmt.Errorf("-churn %d: want at least %d containers", c.churn, churnCheckpoints)
+		}
+		progress("measuring container churn: %d rounds of %d container starts with and without sysrec record --containers, then %d through one session", c.rounds, min(churnBatch, c.churn), c.churn)
+		if rep.churn, err = measureChurn(ctx, env, c.churn, c.rounds); err != nil {
 			return err
 		}
 	}

@@ -20,6 +20,7 @@ type report struct {
 	kernel    kernelResult
 	cost      *costResult
 	startup   *startupResult
+	churn     *churnResult
 }
 
 func median[T int64 | float64 | time.Duration](xs []T) T {
@@ -76,6 +77,9 @@ func (r *report) String() string {
 	}
 	if r.startup != nil {
 		r.writeStartup(&b)
+	}
+	if r.churn != nil {
+		r.writeChurn(&b)
 	}
 	r.writeTargets(&b)
 	return b.String()
@@ -136,6 +140,36 @@ func (r *report) writeStartup(b *strings.Builder) {
 	fmt.Fprintf(b, "\nsysrec / strace: %.2f× (the median of the round-by-round ratios).\n", ratio(s.sysrec, s.strace))
 }
 
+func (r *report) writeChurn(b *strings.Builder) {
+	c := r.churn
+	b.WriteString("\n## Container churn\n\n")
+	fmt.Fprintf(b, "Container cgroups below `kubepods/`, each a task started in it, in a mount namespace of its own, that execs `/bin/true`, the cgroup removed once it has exited; %d at a time. `sysrec record --containers --runtime-endpoint none --containerd-address none` names them by their cgroup: each is a workload of its own, with a profile of its own, which the session keeps until it writes them.\n\n", churnParallel)
+	fmt.Fprintf(b, "Per container start, over %d rounds of %d starts with no recorder and %d under a fresh session (start-up not timed), taking turns:\n\n", len(c.none), c.batch, c.batch)
+	b.WriteString("| recorder | ms per start |\n|---|---:|\n")
+	fmt.Fprintf(b, "| none | %.3f |\n", ms(median(c.none)))
+	fmt.Fprintf(b, "| `sysrec record --containers` | %.3f |\n", ms(median(c.sysrec)))
+	fmt.Fprintf(b, "\nsysrec / none: %.2f× (the median of the round-by-round ratios).\n\n", ratio(c.sysrec, c.none))
+	fmt.Fprintf(b, "Then %d through one session, its memory sampled after each %d (two of its polls later):\n\n", c.containers, c.containers/churnCheckpoints)
+	b.WriteString("| containers | ms per start since the last | VmRSS | BPF maps (memlock) |\n|---:|---:|---:|---:|\n")
+	for i, s := range c.samples {
+		per := "-"
+		if i < len(c.perQuarter) {
+			per = fmt.Sprintf("%.3f", ms(c.perQuarter[i]))
+		}
+		fmt.Fprintf(b, "| %d | %s | %.1f MiB | %s in %d maps |\n", s.containers, per, float64(s.rssKiB)/1024, kib(s.memlock), s.maps)
+	}
+	if n := len(c.samples); n >= 2 {
+		half, last := c.samples[n/2-1], c.samples[n-1]
+		fmt.Fprintf(b, "\nRSS over the second half (%d to %d containers): %+.1f MiB, %.2f KiB per container.\n", half.containers, last.containers,
+			float64(last.rssKiB-half.rssKiB)/1024, float64(last.rssKiB-half.rssKiB)/float64(last.containers-half.containers))
+	}
+	fmt.Fprintf(b, "\n- Peak RSS while recording (VmHWM before SIGINT): %.1f MiB; over the whole run, writing the profiles and the index included (rusage): %.1f MiB.\n", float64(c.hwmKiB)/1024, float64(c.exitRSSKiB)/1024)
+	fmt.Fprintf(b, "- SIGINT to exit, writing %d profiles and index.json: %s.\n", c.profiles, c.stopTook.Round(time.Millisecond))
+	d := c.drops
+	fmt.Fprintf(b, "- index.json lists %d of the %d containers churned; drops: %d lost tasks, %d out of range, %d tasks without a target, %d cgroups without a target (cgroupsFull), %d announcements lost.\n",
+		c.recorded, c.containers, d.LostTasks, d.OutOfRange, d.TargetMissing, d.CgroupsFull, d.EventsLost)
+}
+
 // writeTargets checks the targets that the phases run measured.
 func (r *report) writeTargets(b *strings.Builder) {
 	if r.wall != nil && len(r.wall.rssKiB) > 0 {
@@ -166,6 +200,11 @@ func (r *report) writeTargets(b *strings.Builder) {
 	if r.startup != nil {
 		st := ratio(r.startup.sysrec, r.startup.strace)
 		check("`sysrec record -- /bin/true` ≤ 2× `strace -f /bin/true`", fmt.Sprintf("%.2f× (%.1f / %.1f ms)", st, ms(median(r.startup.sysrec)), ms(median(r.startup.strace))), st <= 2)
+	}
+	if r.churn != nil {
+		c := r.churn
+		check(fmt.Sprintf("`record --containers`: every one of %d churned containers in index.json, no drops", c.containers),
+			fmt.Sprintf("%d recorded, drops %s", c.recorded, map[bool]string{true: "some", false: "none"}[c.drops.Any()]), c.recorded == c.containers && !c.drops.Any())
 	}
 	if rows.Len() == 0 {
 		return
