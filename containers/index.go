@@ -1,7 +1,11 @@
 package containers
 
 import (
+	"crypto/sha256"
+	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 
 	"github.com/sysrec/sysrec/profiles"
 	"github.com/sysrec/sysrec/profiles/tree"
@@ -16,6 +20,7 @@ func (s *Snapshot) Index() *tree.Index {
 		Drops:         s.Drops,
 		FilterCapture: string(s.FilterCapture),
 		Warnings:      append([]string(nil), s.Warnings...),
+		Sessions:      s.Sessions,
 	}
 	for _, w := range s.Workloads {
 		e := w.Entry
@@ -44,10 +49,18 @@ func filteredWarning(mode recorder.FilterCapture) string {
 // Write writes the snapshot's profiles below dir, as a profile tree
 // (package profiles/tree), and then its index, which it returns.
 func (s *Snapshot) Write(dir string) (*tree.Index, error) {
+	return s.write(dir, nil)
+}
+
+// write is Write, skipping each profile for which unchanged says so.
+func (s *Snapshot) write(dir string, unchanged func(rel string, data []byte) bool) (*tree.Index, error) {
 	for _, w := range s.Workloads {
 		data, err := profiles.Marshal(w.Profile)
 		if err != nil {
 			return nil, fmt.Errorf("writing the profile of %s: %w", w.Entry.Profile, err)
+		}
+		if unchanged != nil && unchanged(w.Entry.Profile, data) {
+			continue
 		}
 		if err := tree.WriteProfile(dir, w.Entry.Profile, data); err != nil {
 			return nil, err
@@ -58,4 +71,59 @@ func (s *Snapshot) Write(dir string) (*tree.Index, error) {
 		return nil, err
 	}
 	return idx, nil
+}
+
+// Flusher writes a session's snapshots to one tree again and again, as an
+// agent does: a profile is written only when it differs from what the
+// Flusher last wrote there, so a flush costs what changed, not what the
+// tree holds. It remembers a hash per profile.
+type Flusher struct {
+	dir     string
+	written map[string][sha256.Size]byte
+}
+
+// NewFlusher returns a Flusher that writes to dir.
+func NewFlusher(dir string) *Flusher {
+	return &Flusher{dir: dir, written: map[string][sha256.Size]byte{}}
+}
+
+// Write writes the profiles of s that changed since the last Write, and
+// the index.
+func (f *Flusher) Write(s *Snapshot) (*tree.Index, error) {
+	wrote := map[string][sha256.Size]byte{}
+	idx, err := s.write(f.dir, func(rel string, data []byte) bool {
+		sum := sha256.Sum256(data)
+		wrote[rel] = sum
+		return f.written[rel] == sum
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Only the snapshot's profiles are remembered: the map follows the
+	// workloads, not every profile ever written.
+	f.written = wrote
+	return idx, nil
+}
+
+// ReadTree reads the profile tree that earlier sessions wrote to dir, for
+// Options.Previous: its workloads, with their index entries and profiles,
+// and how many sessions wrote them. A dir without an index holds none.
+func ReadTree(dir string) ([]Workload, int, error) {
+	idx, err := tree.ReadIndex(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("continuing the profiles in %s: %w", dir, err)
+	}
+	ws := make([]Workload, 0, len(idx.Profiles))
+	for _, e := range idx.Profiles {
+		p, err := profiles.ParseFile(filepath.Join(dir, e.Profile))
+		if err != nil {
+			return nil, 0, fmt.Errorf("continuing the profiles in %s: %w", dir, err)
+		}
+		ws = append(ws, Workload{Entry: e, Profile: p})
+	}
+	// An index from before sessions were counted was written by one.
+	return ws, max(idx.Sessions, 1), nil
 }

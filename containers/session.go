@@ -81,6 +81,11 @@ type Options struct {
 	TTL time.Duration
 	// Now is the clock; nil for time.Now.
 	Now func() time.Time
+	// Previous is what earlier sessions recorded (see ReadTree): the
+	// session merges what it records into these workloads, and its
+	// snapshots hold them. PreviousSessions counts those sessions.
+	Previous         []Workload
+	PreviousSessions int
 }
 
 // Session records the containers that a Recorder tracks, and groups their
@@ -157,6 +162,9 @@ type Snapshot struct {
 	FilterCapture recorder.FilterCapture
 	// Warnings say what is missing from the profiles, and why.
 	Warnings []string
+	// Sessions counts the sessions whose recordings the snapshot holds:
+	// this one and those of Options.Previous.
+	Sessions int
 }
 
 // Start starts recording the containers that rec tracks; ctx bounds the
@@ -186,6 +194,10 @@ func Start(ctx context.Context, rec Recorder, opts Options) (*Session, error) {
 		cgroups:  map[uint64]*cgroupState{},
 		cache:    newCache[cgroupKey, *cri.Container](opts.TTL, opts.Now),
 		finished: map[workloadKey]*Workload{},
+	}
+	for _, w := range opts.Previous {
+		w := w
+		s.finished[workloadKey{w.Entry.Namespace, w.Entry.Workload, w.Entry.Container}] = &w
 	}
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	go s.run()
@@ -356,7 +368,7 @@ func (s *Session) Snapshot() (*Snapshot, error) {
 		c.Entry.Pods, c.Entry.Images = slices.Clone(w.Entry.Pods), slices.Clone(w.Entry.Images)
 		groups[k] = &c
 	}
-	snap := &Snapshot{Cgroups: s.nFinished + len(recs), FilterCapture: s.rec.FilterCapture()}
+	snap := &Snapshot{Cgroups: s.nFinished + len(recs), FilterCapture: s.rec.FilterCapture(), Sessions: s.opts.PreviousSessions + 1}
 	lost := s.lost
 	ids := make([]uint64, 0, len(recs))
 	for id := range recs {

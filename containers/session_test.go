@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -450,5 +451,111 @@ func TestWrite(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "shop", "web", "app.json")); err != nil {
 		t.Errorf("profile file: %v", err)
+	}
+}
+
+// A session started on a tree that an earlier one wrote merges into its
+// profiles, and its index counts both sessions.
+func TestContinue(t *testing.T) {
+	dir := t.TempDir()
+	if ws, n, err := ReadTree(dir); err != nil || ws != nil || n != 0 {
+		t.Fatalf("ReadTree of an empty directory: got %v, %d, %v; want nothing", ws, n, err)
+	}
+	first := newFakeRecorder()
+	res := &fakeResolver{byCg: map[string]*cri.Container{
+		"/a": replica("web-1", "web:1"),
+		"/b": replica("web-2", "web:1"),
+		"/o": {Name: "db", PodName: "db-0", PodNamespace: "shop", Workload: "db", WorkloadKind: cri.KindStatefulSet},
+	}}
+	first.set(1, "a", rec("flock"))
+	first.set(3, "o", rec("fsync"))
+	if _, err := snapshot(t, start(t, first, Options{Resolver: res})).Write(dir); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+
+	previous, sessions, err := ReadTree(dir)
+	if err != nil || len(previous) != 2 || sessions != 1 {
+		t.Fatalf("ReadTree: got %d workloads, %d sessions, %v; want 2 and 1", len(previous), sessions, err)
+	}
+	second := newFakeRecorder()
+	second.set(2, "b", rec("getrandom"))
+	snap := snapshot(t, start(t, second, Options{Resolver: res, Previous: previous, PreviousSessions: sessions}))
+	idx, err := snap.Write(dir)
+	if err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	if snap.Sessions != 2 || idx.Sessions != 2 {
+		t.Errorf("got %d sessions (index: %d), want 2", snap.Sessions, idx.Sessions)
+	}
+	if len(snap.Workloads) != 2 {
+		t.Fatalf("got %d workloads, want 2 (web continued, db kept): %+v", len(snap.Workloads), snap.Workloads)
+	}
+	db, web := snap.Workloads[0], snap.Workloads[1]
+	if got := names(web.Profile); !slices.Contains(got, "flock") || !slices.Contains(got, "getrandom") {
+		t.Errorf("web's profile: got %v, want flock (first session) and getrandom (second)", got)
+	}
+	if slices.Sort(web.Entry.Pods); !slices.Equal(web.Entry.Pods, []string{"web-1", "web-2"}) || web.Entry.Replicas != 2 {
+		t.Errorf("web's pods: got %v (%d replicas), want web-1 and web-2", web.Entry.Pods, web.Entry.Replicas)
+	}
+	if got := names(db.Profile); !slices.Contains(got, "fsync") || db.Entry.Profile != "shop/db/db.json" {
+		t.Errorf("db, recorded by the first session only: got %s with %v, want shop/db/db.json with fsync", db.Entry.Profile, got)
+	}
+	p, err := profiles.ParseFile(filepath.Join(dir, "shop", "web", "app.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(p); !slices.Contains(got, "flock") || !slices.Contains(got, "getrandom") {
+		t.Errorf("web's profile on disk: got %v, want flock and getrandom", got)
+	}
+
+	if err := os.WriteFile(filepath.Join(dir, "shop", "web", "app.json"), []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ReadTree(dir); err == nil || !strings.Contains(err.Error(), "app.json") {
+		t.Errorf("ReadTree of a tree with a broken profile: got %v, want an error naming it", err)
+	}
+}
+
+// A Flusher rewrites only the profiles that changed since it last wrote.
+func TestFlusherWritesChanges(t *testing.T) {
+	fr := newFakeRecorder()
+	res := &fakeResolver{byCg: map[string]*cri.Container{
+		"/a": replica("web-1", "web:1"),
+		"/o": {Name: "db", PodName: "db-0", PodNamespace: "shop", Workload: "db", WorkloadKind: cri.KindStatefulSet},
+	}}
+	fr.set(1, "a", rec("read"))
+	fr.set(2, "o", rec("fsync"))
+	s := start(t, fr, Options{Resolver: res})
+	dir := t.TempDir()
+	f := NewFlusher(dir)
+	inode := func(rel string) uint64 {
+		t.Helper()
+		fi, err := os.Stat(filepath.Join(dir, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Sys().(*syscall.Stat_t).Ino
+	}
+	if _, err := f.Write(snapshot(t, s)); err != nil {
+		t.Fatal(err)
+	}
+	web, db := inode("shop/web/app.json"), inode("shop/db/db.json")
+	fr.set(1, "a", rec("read", "flock"))
+	if _, err := f.Write(snapshot(t, s)); err != nil {
+		t.Fatal(err)
+	}
+	// An atomic write puts a new file in place: a new inode.
+	if got := inode("shop/web/app.json"); got == web {
+		t.Errorf("web's profile changed, but got the same file (inode %d), want it rewritten", got)
+	}
+	if got := inode("shop/db/db.json"); got != db {
+		t.Errorf("db's profile did not change, but got a new file (inode %d, was %d), want it left alone", got, db)
+	}
+	p, err := profiles.ParseFile(filepath.Join(dir, "shop", "web", "app.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(p); !slices.Contains(got, "flock") {
+		t.Errorf("web's profile: got %v, want flock in it", got)
 	}
 }

@@ -91,8 +91,16 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action, 
 		return err
 	}
 	defer rec.Close()
+	previous, sessions, err := containers.ReadTree(outDir)
+	if err != nil {
+		return fmt.Errorf("%w (or record into another --output-dir)", err)
+	}
+	if len(previous) > 0 {
+		log.Info("continuing the profiles already in the output directory", "dir", outDir, "profiles", len(previous), "sessions", sessions)
+	}
 	sess, err := containers.Start(ctx, rec, containers.Options{
 		Resolver: conn, Filter: filter, DefaultAction: action, Runtime: conn.Runtime(), Logger: log,
+		Previous: previous, PreviousSessions: sessions,
 	})
 	if err != nil {
 		return err
@@ -107,28 +115,47 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action, 
 		runCtx, cancel = context.WithTimeout(runCtx, d)
 		defer cancel()
 	}
-	if view := newLiveView(c.App.ErrWriter); view != nil {
+	// Flush now and then, so that a crash loses at most an interval; SIGINT
+	// and SIGTERM end the loop, and the final write follows it.
+	flusher := containers.NewFlusher(outDir)
+	var flush, redraw <-chan time.Time
+	if d := c.Duration("flush-interval"); d > 0 {
+		tick := time.NewTicker(d)
+		defer tick.Stop()
+		flush = tick.C
+	}
+	view := newLiveView(c.App.ErrWriter)
+	if view != nil {
 		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
-		for running := true; running; {
-			select {
-			case <-runCtx.Done():
-				running = false
-			case <-tick.C:
-				if snap, err := sess.Snapshot(); err == nil {
-					view.draw(snap.Containers)
-				}
+		redraw = tick.C
+	}
+	for running := true; running; {
+		select {
+		case <-runCtx.Done():
+			running = false
+		case <-flush:
+			snap, err := sess.Snapshot()
+			if err == nil {
+				_, err = flusher.Write(snap)
+			}
+			if err != nil {
+				log.Warn("flushing the profiles; trying again at the next interval", "err", err)
+				continue
+			}
+			log.Debug("flushed the profiles", "dir", outDir, "profiles", len(snap.Workloads))
+		case <-redraw:
+			if snap, err := sess.Snapshot(); err == nil {
+				view.draw(snap.Containers)
 			}
 		}
-	} else {
-		<-runCtx.Done()
 	}
 
 	snap, err := sess.Snapshot()
 	if err != nil {
 		return err
 	}
-	idx, err := snap.Write(outDir)
+	idx, err := flusher.Write(snap)
 	if err != nil {
 		return err
 	}

@@ -49,8 +49,9 @@ func recordCommand() *cli.Command {
 			&cli.BoolFlag{Name: "containers", Usage: "record every container on this node instead of a command, one profile per workload container"},
 			&cli.StringFlag{Name: "runtime-endpoint", Usage: "with --containers: the CRI `ENDPOINT` (default: containerd's, then CRI-O's socket; none: name containers by their cgroup only, as unknown/<id>/<id>.json)"},
 			&cli.StringFlag{Name: "containerd-address", Usage: "with --containers: containerd's `SOCKET`, to name plain containers (ctr run, nerdctl) <containerd namespace>/<id> (default: the CRI endpoint when it is containerd's, else /run/containerd/containerd.sock if it exists; none: don't)"},
-			&cli.StringFlag{Name: "output-dir", Value: "profiles", Usage: "with --containers: write DIR/<namespace>/<workload>/<container>.json and DIR/index.json"},
+			&cli.StringFlag{Name: "output-dir", Value: "profiles", Usage: "with --containers: write DIR/<namespace>/<workload>/<container>.json and DIR/index.json; a DIR with an index is continued, its profiles merged into"},
 			&cli.DurationFlag{Name: "duration", Usage: "with --containers: stop after `D` (default: at SIGINT or SIGTERM)"},
+			&cli.DurationFlag{Name: "flush-interval", Value: time.Minute, Usage: "with --containers: write the profiles and the index every `D` while recording, so that a crash loses at most D (0: only at the end)"},
 		}, containerFilterFlags("with --containers: only containers")...),
 		Action: record,
 	}

@@ -30,6 +30,10 @@ type Index struct {
 	// already ran under were recorded: seccomp-entry, sys-exit or none.
 	FilterCapture string   `json:"filterCapture"`
 	Warnings      []string `json:"warnings,omitempty"`
+	// Sessions counts the recording sessions whose profiles the tree
+	// holds: a session started on a tree that has an index continues it,
+	// merging what it records into the profiles there.
+	Sessions int `json:"sessions,omitempty"`
 }
 
 // Entry is one profile in the index.
