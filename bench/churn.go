@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sysrec/sysrec/containers"
+	"github.com/sysrec/sysrec/internal/testenv"
 	"github.com/sysrec/sysrec/profiles/tree"
 	"github.com/sysrec/sysrec/recorder"
 )
@@ -206,16 +207,16 @@ func (p *churnParent) Close() error {
 	children, _ := os.ReadDir(p.path)
 	for _, c := range children {
 		if c.IsDir() {
-			errs = append(errs, rmdirWhenEmpty(filepath.Join(p.path, c.Name())))
+			errs = append(errs, testenv.RemoveCgroup(filepath.Join(p.path, c.Name())))
 		}
 	}
 	if p.path != "" {
-		if err := rmdirWhenEmpty(p.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := testenv.RemoveCgroup(p.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
 	if p.kubepods != "" {
-		if err := rmdirWhenEmpty(p.kubepods); err != nil {
+		if err := testenv.RemoveCgroup(p.kubepods); err != nil {
 			errs = append(errs, fmt.Errorf("removing the pod cgroup root the benchmark made: %w", err))
 		}
 	}
@@ -271,7 +272,7 @@ func runContainer(dir string) error {
 	}
 	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return errors.Join(&os.PathError{Op: "open", Path: dir, Err: err}, rmdirWhenEmpty(dir))
+		return errors.Join(&os.PathError{Op: "open", Path: dir, Err: err}, testenv.RemoveCgroup(dir))
 	}
 	cmd := exec.Command("/bin/true")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS, UseCgroupFD: true, CgroupFD: fd}
@@ -279,23 +280,7 @@ func runContainer(dir string) error {
 		err = fmt.Errorf("running /bin/true in %s: %w", dir, err)
 	}
 	unix.Close(fd)
-	return errors.Join(err, rmdirWhenEmpty(dir))
-}
-
-// rmdirWhenEmpty removes cgroup dir, waiting while it is busy: the kernel
-// may take the last task out of it a moment after the task was reaped.
-func rmdirWhenEmpty(dir string) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := unix.Rmdir(dir)
-		if err == nil {
-			return nil
-		}
-		if err != unix.EBUSY || time.Now().After(deadline) {
-			return &os.PathError{Op: "rmdir", Path: dir, Err: err}
-		}
-		time.Sleep(100 * time.Microsecond)
-	}
+	return errors.Join(err, testenv.RemoveCgroup(dir))
 }
 
 // containerSession is a running `sysrec record --containers`.

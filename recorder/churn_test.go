@@ -130,12 +130,12 @@ func churnRoot(t *testing.T) string {
 		children, _ := os.ReadDir(root)
 		for _, c := range children {
 			if c.IsDir() {
-				if err := rmdirWhenEmpty(filepath.Join(root, c.Name())); err != nil {
+				if err := testenv.RemoveCgroup(filepath.Join(root, c.Name())); err != nil {
 					t.Error(err)
 				}
 			}
 		}
-		if err := rmdirWhenEmpty(root); err != nil {
+		if err := testenv.RemoveCgroup(root); err != nil {
 			t.Error(err)
 		}
 	})
@@ -175,7 +175,7 @@ func runContainer(dir string) (uint64, error) {
 		return 0, err
 	}
 	id, err := runIn(dir)
-	return id, errors.Join(err, rmdirWhenEmpty(dir))
+	return id, errors.Join(err, testenv.RemoveCgroup(dir))
 }
 
 // runIn runs a task that execs /bin/true in cgroup dir, in a mount
@@ -198,22 +198,6 @@ func runIn(dir string) (uint64, error) {
 	}
 	unix.Close(fd)
 	return st.Ino, err
-}
-
-// rmdirWhenEmpty removes cgroup dir, waiting while it is busy: the kernel
-// may take the last task out of it a moment after the task was reaped.
-func rmdirWhenEmpty(dir string) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := unix.Rmdir(dir)
-		if err == nil {
-			return nil
-		}
-		if err != unix.EBUSY || time.Now().After(deadline) {
-			return &os.PathError{Op: "rmdir", Path: dir, Err: err}
-		}
-		time.Sleep(100 * time.Microsecond)
-	}
 }
 
 // cgroupOccupancy counts what the kernel side holds for container
@@ -296,7 +280,7 @@ func TestMovedTaskKeepsContainerLive(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "cgroup.procs"), []byte(fmt.Sprint(cmd.Process.Pid)), 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := rmdirWhenEmpty(dir); err != nil {
+	if err := testenv.RemoveCgroup(dir); err != nil {
 		t.Fatal(err)
 	}
 	got, err := r.PopFinished()
@@ -406,7 +390,7 @@ func TestUnmarkedRemovedCgroupIsFinished(t *testing.T) {
 	if got, err := r.PopFinished(); err != nil || len(got) != 0 {
 		t.Fatalf("PopFinished while the cgroup exists: got %v, %v; want nothing", got, err)
 	}
-	if err := rmdirWhenEmpty(dir); err != nil {
+	if err := testenv.RemoveCgroup(dir); err != nil {
 		t.Fatal(err)
 	}
 	tags, err := r.cgroupTags()

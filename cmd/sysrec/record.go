@@ -112,13 +112,9 @@ func record(c *cli.Context) error {
 	defer rec.Close()
 
 	// Catch signals before CMD starts, so none is lost in between.
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-
-	cmd := exec.Command(path, argv[1:]...)
-	cmd.Args[0] = argv[0]
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	sigs, stopSignals := forwardedSignals()
+	defer stopSignals()
+	cmd := childCommand(path, argv)
 	start := time.Now()
 	target, err := rec.StartCommand(cmd)
 	if err != nil {
@@ -255,4 +251,21 @@ func exitStatus(ps *os.ProcessState) int {
 		return 128 + int(ws.Signal())
 	}
 	return ps.ExitCode()
+}
+
+// forwardedSignals catches SIGINT and SIGTERM, which record and run pass
+// on to the command they started, until stop is called.
+func forwardedSignals() (sigs <-chan os.Signal, stop func()) {
+	ch := make(chan os.Signal, 8)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	return ch, func() { signal.Stop(ch) }
+}
+
+// childCommand runs the program at path with argv, whose first word it
+// keeps as the user typed it, on sysrec's own stdin, stdout and stderr.
+func childCommand(path string, argv []string) *exec.Cmd {
+	cmd := exec.Command(path, argv[1:]...)
+	cmd.Args[0] = argv[0]
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	return cmd
 }

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"os/signal"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -90,13 +89,9 @@ func runUnderProfile(c *cli.Context) error {
 		return enforce.Exec(path, argv, os.Environ(), f)
 	}
 	defer audit.Close()
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	cmd := exec.Command(path, argv[1:]...)
-	cmd.Args[0] = argv[0]
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	report, err := enforce.Supervise(c.Context, cmd, f, audit, sigs, log)
+	sigs, stopSignals := forwardedSignals()
+	defer stopSignals()
+	report, err := enforce.Supervise(c.Context, childCommand(path, argv), f, audit, sigs, log)
 	if err != nil {
 		return err
 	}
