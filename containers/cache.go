@@ -37,6 +37,9 @@ func (c *cache[K, V]) put(k K, v V) {
 	c.entries[k] = cached[V]{v: v, expires: c.now().Add(c.ttl)}
 }
 
+// forget drops k's entry at once: what k names is gone for good.
+func (c *cache[K, V]) forget(k K) { delete(c.entries, k) }
+
 // sweep drops the expired entries, so that the cache holds only what was
 // put within ttl.
 func (c *cache[K, V]) sweep() {

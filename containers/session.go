@@ -257,6 +257,10 @@ func (s *Session) poll() {
 	for id, r := range done {
 		st := s.note(id, now, r.Cgroup)
 		delete(s.cgroups, id)
+		// The cgroup is gone: its name is no use any more, and keeping
+		// it to the TTL would tie memory to how fast containers come
+		// and go rather than to how many run.
+		s.cache.forget(cgroupKey{id, st.name})
 		s.nFinished++
 		s.lost.Tasks += r.Lost.Tasks
 		s.lost.OutOfRange += r.Lost.OutOfRange

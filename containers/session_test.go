@@ -387,8 +387,8 @@ func TestPopFinished(t *testing.T) {
 	// Snapshots do not change what was folded.
 	fr.finish(2)
 	snap = snapshot(t, s)
-	if e := snap.Workloads[0].Entry; e.Replicas != 3 || len(s.cgroups) != 0 || snap.Cgroups != 3 {
-		t.Errorf("after all finished: got %d replicas of %d cgroups, %d cgroup states; want 3 of 3, and 0", e.Replicas, snap.Cgroups, len(s.cgroups))
+	if e := snap.Workloads[0].Entry; e.Replicas != 3 || len(s.cgroups) != 0 || snap.Cgroups != 3 || s.cache.len() != 0 {
+		t.Errorf("after all finished: got %d replicas of %d cgroups, %d cgroup states, %d cached names; want 3 of 3, 0 and 0", e.Replicas, snap.Cgroups, len(s.cgroups), s.cache.len())
 	}
 }
 
