@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,8 +42,8 @@ type churnResult struct {
 	hwmKiB     int64 // VmHWM of sysrec before SIGINT
 	exitRSSKiB int64 // peak RSS over sysrec's whole run, writing included
 	stopTook   time.Duration
-	recorded   int // churned containers that index.json lists
-	profiles   int // profiles that index.json lists
+	recorded   int // container cgroups that sysrec says it recorded
+	profiles   int // profiles that index.json lists: one per workload
 	drops      tree.Drops
 	// One cost per container start per round, on each side.
 	batch        int
@@ -153,20 +154,12 @@ func measureChurn(ctx context.Context, e *env, n, rounds int) (res *churnResult,
 	if err != nil {
 		return nil, err
 	}
-	listed := map[string]bool{}
-	for _, p := range idx.Profiles {
-		listed[p.Profile] = true
+	// "sysrec: N profiles from M container cgroups written to DIR"
+	m := recordedRE.FindStringSubmatch(s.stderr())
+	if m == nil {
+		return nil, fmt.Errorf("sysrec record --containers did not say how many containers it recorded:\n%s", s.stderr())
 	}
-	for _, name := range names {
-		// With no runtime, a container is named by its id's first 12
-		// digits (cri.ResolveCgroup), which are the churned containers'
-		// own: each has a profile of its own.
-		short := name[:12]
-		if p := "unknown/" + short + "/" + short + ".json"; listed[p] {
-			res.recorded++
-			listed[p] = false
-		}
-	}
+	res.recorded, _ = strconv.Atoi(m[1])
 	res.profiles, res.drops = len(idx.Profiles), idx.Drops
 	return res, nil
 }
@@ -259,10 +252,21 @@ func (p *churnParent) churn(n int) (time.Duration, []string, error) {
 	return took, names, nil
 }
 
-// containerID is a 64-digit container id, unique within this run in its
-// first 12 digits, by which containers are named when no runtime answers.
+// churnWorkloads is how many workloads the churned containers belong to:
+// CronJobs, CI jobs and crash loops start the same few workloads again and
+// again, and a session's memory is meant to follow the workloads and the
+// running containers, not how many came and went.
+const churnWorkloads = 10
+
+// recordedRE finds, in sysrec's last words, how many container cgroups
+// it recorded.
+var recordedRE = regexp.MustCompile(`profiles from (\d+) container cgroups written`)
+
+// containerID is a 64-digit container id, unique within this run. With no
+// runtime, containers are named by their id's first 12 digits
+// (cri.ResolveCgroup), so those say the workload: one of churnWorkloads.
 func containerID(i int) string {
-	return fmt.Sprintf("%06x%06x%052x", os.Getpid()&0xffffff, i, 0)
+	return fmt.Sprintf("%06x%06x%052x", os.Getpid()&0xffffff, i%churnWorkloads, i)
 }
 
 // runContainer makes cgroup dir, runs /bin/true in it and removes it.

@@ -143,7 +143,7 @@ func (r *report) writeStartup(b *strings.Builder) {
 func (r *report) writeChurn(b *strings.Builder) {
 	c := r.churn
 	b.WriteString("\n## Container churn\n\n")
-	fmt.Fprintf(b, "Container cgroups below `kubepods/`, each a task started in it, in a mount namespace of its own, that execs `/bin/true`, the cgroup removed once it has exited; %d at a time. `sysrec record --containers --runtime-endpoint none --containerd-address none` names them by their cgroup: each is a workload of its own, with a profile of its own, which the session keeps until it writes them.\n\n", churnParallel)
+	fmt.Fprintf(b, "Container cgroups below `kubepods/`, each a task started in it, in a mount namespace of its own, that execs `/bin/true`, the cgroup removed once it has exited; %d at a time. `sysrec record --containers --runtime-endpoint none --containerd-address none` names them by their cgroup, as %d workloads that start again and again, as CronJobs, CI jobs and crash loops do.\n\n", churnParallel, churnWorkloads)
 	fmt.Fprintf(b, "Per container start, over %d rounds of %d starts with no recorder and %d under a fresh session (start-up not timed), taking turns:\n\n", len(c.none), c.batch, c.batch)
 	b.WriteString("| recorder | ms per start |\n|---|---:|\n")
 	fmt.Fprintf(b, "| none | %.3f |\n", ms(median(c.none)))
@@ -166,8 +166,8 @@ func (r *report) writeChurn(b *strings.Builder) {
 	fmt.Fprintf(b, "\n- Peak RSS while recording (VmHWM before SIGINT): %.1f MiB; over the whole run, writing the profiles and the index included (rusage): %.1f MiB.\n", float64(c.hwmKiB)/1024, float64(c.exitRSSKiB)/1024)
 	fmt.Fprintf(b, "- SIGINT to exit, writing %d profiles and index.json: %s.\n", c.profiles, c.stopTook.Round(time.Millisecond))
 	d := c.drops
-	fmt.Fprintf(b, "- index.json lists %d of the %d containers churned; drops: %d lost tasks, %d out of range, %d tasks without a target, %d cgroups without a target (cgroupsFull), %d announcements lost.\n",
-		c.recorded, c.containers, d.LostTasks, d.OutOfRange, d.TargetMissing, d.CgroupsFull, d.EventsLost)
+	fmt.Fprintf(b, "- sysrec recorded %d of the %d containers churned, into %d profiles; drops: %d lost tasks, %d out of range, %d tasks without a target, %d cgroups without a target (cgroupsFull), %d announcements lost.\n",
+		c.recorded, c.containers, c.profiles, d.LostTasks, d.OutOfRange, d.TargetMissing, d.CgroupsFull, d.EventsLost)
 }
 
 // writeTargets checks the targets that the phases run measured.
@@ -203,8 +203,9 @@ func (r *report) writeTargets(b *strings.Builder) {
 	}
 	if r.churn != nil {
 		c := r.churn
-		check(fmt.Sprintf("`record --containers`: every one of %d churned containers in index.json, no drops", c.containers),
-			fmt.Sprintf("%d recorded, drops %s", c.recorded, map[bool]string{true: "some", false: "none"}[c.drops.Any()]), c.recorded == c.containers && !c.drops.Any())
+		check(fmt.Sprintf("`record --containers`: every one of %d churned containers recorded, one profile per workload, no drops", c.containers),
+			fmt.Sprintf("%d recorded in %d profiles, drops %s", c.recorded, c.profiles, map[bool]string{true: "some", false: "none"}[c.drops.Any()]),
+			c.recorded == c.containers && c.profiles == min(c.containers, churnWorkloads) && !c.drops.Any())
 	}
 	if rows.Len() == 0 {
 		return
