@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -227,26 +226,14 @@ func (p *churnParent) churn(n int) (time.Duration, []string, error) {
 		names[i] = containerID(p.next + i)
 	}
 	p.next += n
-	errs := make([]error, n)
-	next := make(chan int)
-	var wg sync.WaitGroup
+	dirs := make([]string, n)
+	for i, name := range names {
+		dirs[i] = filepath.Join(p.path, name)
+	}
 	start := time.Now()
-	for w := 0; w < churnParallel; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				errs[i] = runContainer(filepath.Join(p.path, names[i]))
-			}
-		}()
-	}
-	for i := 0; i < n; i++ {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	_, err := testenv.RunContainers(dirs, churnParallel)
 	took := time.Since(start)
-	if err := errors.Join(errs...); err != nil {
+	if err != nil {
 		return 0, nil, fmt.Errorf("churning containers: %w", err)
 	}
 	return took, names, nil
@@ -267,24 +254,6 @@ var recordedRE = regexp.MustCompile(`profiles from (\d+) container cgroups writt
 // (cri.ResolveCgroup), so those say the workload: one of churnWorkloads.
 func containerID(i int) string {
 	return fmt.Sprintf("%06x%06x%052x", os.Getpid()&0xffffff, i%churnWorkloads, i)
-}
-
-// runContainer makes cgroup dir, runs /bin/true in it and removes it.
-func runContainer(dir string) error {
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return err
-	}
-	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return errors.Join(&os.PathError{Op: "open", Path: dir, Err: err}, testenv.RemoveCgroup(dir))
-	}
-	cmd := exec.Command("/bin/true")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS, UseCgroupFD: true, CgroupFD: fd}
-	if err = cmd.Run(); err != nil {
-		err = fmt.Errorf("running /bin/true in %s: %w", dir, err)
-	}
-	unix.Close(fd)
-	return errors.Join(err, testenv.RemoveCgroup(dir))
 }
 
 // containerSession is a running `sysrec record --containers`.

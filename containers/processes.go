@@ -1,15 +1,11 @@
 package containers
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/sysrec/sysrec/cri"
+	"github.com/sysrec/sysrec/internal/proc"
 )
 
 // Lookup returns what the runtime knows about a container, by id:
@@ -48,11 +44,11 @@ func (p *Processes) Container(ctx context.Context, pid int) *cri.Container {
 	if p.lookup == nil {
 		return nil
 	}
-	start, err := startTime(p.procRoot, pid)
+	st, err := proc.ReadStat(p.procRoot, pid)
 	if err != nil {
 		return nil // gone: nothing to name it by
 	}
-	key := process{pid, start}
+	key := process{pid, st.Start}
 	if c, ok := p.cache.get(key); ok {
 		return c
 	}
@@ -63,33 +59,8 @@ func (p *Processes) Container(ctx context.Context, pid int) *cri.Container {
 	}
 	// The answer holds for the process that was asked about only while
 	// its pid was not reused in between.
-	if again, err := startTime(p.procRoot, pid); err == nil && again == start && ctx.Err() == nil {
+	if again, err := proc.ReadStat(p.procRoot, pid); err == nil && again.Start == st.Start && ctx.Err() == nil {
 		p.cache.put(key, info)
 	}
 	return info
-}
-
-// startTime reads the start time of process pid, in clock ticks since
-// boot: field 22 of procRoot/PID/stat.
-func startTime(procRoot string, pid int) (uint64, error) {
-	data, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return 0, fmt.Errorf("reading the start time of pid %d: %w", pid, err)
-	}
-	// The command name, field 2, is in parentheses and may hold spaces
-	// and parentheses: the fields after it follow the last ')'.
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("reading the start time of pid %d: no command name in its stat", pid)
-	}
-	fields := bytes.Fields(data[i+1:])
-	const startField = 22 - 3 // fields[0] is field 3, the state
-	if len(fields) <= startField {
-		return 0, fmt.Errorf("reading the start time of pid %d: %d fields after the command name, want more than %d", pid, len(fields), startField)
-	}
-	start, err := strconv.ParseUint(string(fields[startField]), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("reading the start time of pid %d: %w", pid, err)
-	}
-	return start, nil
 }

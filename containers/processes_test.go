@@ -44,21 +44,6 @@ func writeProc(t *testing.T, root string, pid int, start uint64, id string) {
 	}
 }
 
-func TestStartTime(t *testing.T) {
-	root := t.TempDir()
-	writeProc(t, root, 42, 123456, fmt.Sprintf("%064x", 1))
-	if got, err := startTime(root, 42); err != nil || got != 123456 {
-		t.Errorf("startTime: got %d, %v; want 123456, nil", got, err)
-	}
-	if _, err := startTime(root, 43); err == nil {
-		t.Errorf("startTime of a missing process: got nil error, want one")
-	}
-	self, err := startTime("/proc", os.Getpid())
-	if err != nil || self == 0 {
-		t.Errorf("startTime of this process: got %d, %v; want a start time", self, err)
-	}
-}
-
 func TestProcessesReuse(t *testing.T) {
 	root := t.TempDir()
 	idA, idB := fmt.Sprintf("%064x", 0xa), fmt.Sprintf("%064x", 0xb)

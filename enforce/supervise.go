@@ -9,10 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
+	"github.com/sysrec/sysrec/internal/proc"
 	"github.com/sysrec/sysrec/syscalls"
 	"github.com/sysrec/sysrec/violations"
 )
@@ -35,9 +34,9 @@ type Denial struct {
 	Arch    syscalls.Arch `json:"arch"`
 	Number  int           `json:"number"`
 	// Action is what the filter did (SCMP_ACT_ERRNO, SCMP_ACT_KILL_PROCESS,
-	// ...), and Errno the errno an SCMP_ACT_ERRNO action returned.
+	// ...). The kernel's record leaves out the errno that an errno action
+	// returned.
 	Action string   `json:"action"`
-	Errno  int      `json:"errno,omitempty"`
 	Count  int      `json:"count"`
 	Comms  []string `json:"comms"`
 }
@@ -106,12 +105,12 @@ func Supervise(ctx context.Context, cmd *exec.Cmd, f *Filter, audit *violations.
 
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	denied := map[string]*Denial{}
+	denied := map[denialKey]*Denial{}
 	add := func(r violations.Record) {
-		key := fmt.Sprintf("%s/%d/%s/%d", r.Arch, r.Number, r.Action, r.Errno)
+		key := denialKey{r.Arch, r.Number, r.Action}
 		d := denied[key]
 		if d == nil {
-			d = &Denial{Syscall: r.Syscall, Arch: r.Arch, Number: r.Number, Action: r.Action, Errno: r.Errno}
+			d = &Denial{Syscall: r.Syscall, Arch: r.Arch, Number: r.Number, Action: r.Action}
 			denied[key] = d
 		}
 		d.Count++
@@ -189,8 +188,9 @@ func drain(ctx context.Context, records <-chan auditItem, readErr <-chan error, 
 // descends says whether process pid is a descendant of process root now.
 func descends(pid, root int) bool {
 	for range 64 {
-		ppid, ok := parent(pid)
-		if !ok || ppid <= 1 {
+		st, err := proc.ReadStat("/proc", pid)
+		ppid := st.PPID
+		if err != nil || ppid <= 1 {
 			return false
 		}
 		if ppid == root {
@@ -201,34 +201,21 @@ func descends(pid, root int) bool {
 	return false
 }
 
-// parent reads a process's parent pid from /proc/PID/stat.
-func parent(pid int) (int, bool) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	// "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses.
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, false
-	}
-	fields := strings.Fields(s[i+1:])
-	if len(fields) < 2 {
-		return 0, false
-	}
-	ppid, err := strconv.Atoi(fields[1])
-	return ppid, err == nil
+// denialKey tells Denials apart.
+type denialKey struct {
+	arch   syscalls.Arch
+	number int
+	action string
 }
 
-func sorted(m map[string]*Denial) []Denial {
+func sorted(m map[denialKey]*Denial) []Denial {
 	out := make([]Denial, 0, len(m))
 	for _, d := range m {
 		slices.Sort(d.Comms)
 		out = append(out, *d)
 	}
 	slices.SortFunc(out, func(a, b Denial) int {
-		return cmp.Or(cmp.Compare(a.Name(), b.Name()), cmp.Compare(a.Arch, b.Arch), cmp.Compare(a.Action, b.Action), cmp.Compare(a.Errno, b.Errno))
+		return cmp.Or(cmp.Compare(a.Name(), b.Name()), cmp.Compare(a.Arch, b.Arch), cmp.Compare(a.Action, b.Action))
 	})
 	return out
 }

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -142,62 +141,14 @@ func churnRoot(t *testing.T) string {
 	return root
 }
 
-// runContainers runs n containers, numbered from first, in cgroups c<i>
-// below root, parallel at a time: each is a cgroup whose one task execs
-// /bin/true in a mount namespace of its own, and that is removed once the
-// task has exited. It returns the cgroups' ids in order.
+// runContainers runs n containers, parallel at a time, in cgroups c<first>
+// to c<first+n-1> below root, and returns their cgroups' ids.
 func runContainers(root string, first, n, parallel int) ([]uint64, error) {
-	ids := make([]uint64, n)
-	errs := make([]error, n)
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < parallel; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				ids[i], errs[i] = runContainer(filepath.Join(root, fmt.Sprintf("c%d", first+i)))
-			}
-		}()
+	dirs := make([]string, n)
+	for i := range dirs {
+		dirs[i] = filepath.Join(root, fmt.Sprintf("c%d", first+i))
 	}
-	for i := 0; i < n; i++ {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return ids, errors.Join(errs...)
-}
-
-// runContainer runs one container in cgroup dir, which it creates and
-// removes, and returns the cgroup's id.
-func runContainer(dir string) (uint64, error) {
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return 0, err
-	}
-	id, err := runIn(dir)
-	return id, errors.Join(err, testenv.RemoveCgroup(dir))
-}
-
-// runIn runs a task that execs /bin/true in cgroup dir, in a mount
-// namespace of its own, and returns the cgroup's id.
-func runIn(dir string) (uint64, error) {
-	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0, &os.PathError{Op: "open", Path: dir, Err: err}
-	}
-	var st unix.Stat_t
-	err = unix.Fstat(fd, &st)
-	if err == nil {
-		cmd := exec.Command("/bin/true")
-		// Started straight into the cgroup, outside the host's mount
-		// namespace, as an OCI runtime's entrypoint is.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS, UseCgroupFD: true, CgroupFD: fd}
-		if err = cmd.Run(); err != nil {
-			err = fmt.Errorf("running /bin/true in %s: %w", dir, err)
-		}
-	}
-	unix.Close(fd)
-	return st.Ino, err
+	return testenv.RunContainers(dirs, parallel)
 }
 
 // cgroupOccupancy counts what the kernel side holds for container
@@ -383,7 +334,7 @@ func TestUnmarkedRemovedCgroupIsFinished(t *testing.T) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cg, err := runIn(dir)
+	cg, err := testenv.RunIn(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,11 +31,7 @@ type flagCase struct {
 // "--" still ends them.
 func TestFlagsAnywhere(t *testing.T) {
 	dir := t.TempDir()
-	a := writeProfile(t, dir, "a.json", allowList(syscalls.X86_64, "read", "write"))
-	b := writeProfile(t, dir, "b.json", allowList(syscalls.AArch64, "close", "read"))
-	logP := allowList(syscalls.X86_64, "exit")
-	logP.DefaultAction = profiles.ActLog
-	l := writeProfile(t, dir, "log.json", logP)
+	a, b, l := mergeInputs(t, dir)
 	merged := mergeFiles(t, a, b)
 	risky := writeProfile(t, dir, "risky.json", allowList(syscalls.X86_64, "read", "ptrace", "read"))
 	withMount := writeProfile(t, dir, "mount.json", allowList(syscalls.X86_64, "read", "mount"))

@@ -53,13 +53,21 @@ func allowList(arch syscalls.Arch, names ...string) *profiles.Profile {
 // A profile that does not parse: the parser's error names its line.
 const badProfile = "{\n  \"defaultAction\": \"SCMP_ACT_ERRNO\",\n  \"syscalls\": [\n    {\"names\": [\"read\"], \"action\": 7}\n  ]\n}\n"
 
-func TestMerge(t *testing.T) {
-	dir := t.TempDir()
-	a := writeProfile(t, dir, "a.json", allowList(syscalls.X86_64, "read", "write"))
-	b := writeProfile(t, dir, "b.json", allowList(syscalls.AArch64, "close", "read"))
+// mergeInputs writes the profiles that merge tests combine: two allow
+// lists for different architectures, and one with another default action.
+func mergeInputs(t *testing.T, dir string) (a, b, log string) {
+	t.Helper()
+	a = writeProfile(t, dir, "a.json", allowList(syscalls.X86_64, "read", "write"))
+	b = writeProfile(t, dir, "b.json", allowList(syscalls.AArch64, "close", "read"))
 	logP := allowList(syscalls.X86_64, "exit")
 	logP.DefaultAction = profiles.ActLog
-	l := writeProfile(t, dir, "log.json", logP)
+	log = writeProfile(t, dir, "log.json", logP)
+	return a, b, log
+}
+
+func TestMerge(t *testing.T) {
+	dir := t.TempDir()
+	a, b, l := mergeInputs(t, dir)
 	bad := writeFile(t, dir, "bad.json", badProfile)
 
 	res := sysrec(t, "merge", a, b)

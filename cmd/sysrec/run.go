@@ -8,11 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/sysrec/sysrec/enforce"
 	"github.com/sysrec/sysrec/profiles"
@@ -111,9 +109,6 @@ func printDenied(w io.Writer, name string, r *enforce.Report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, d := range r.Denied {
 		action := strings.ToLower(strings.TrimPrefix(d.Action, "SCMP_ACT_"))
-		if d.Errno != 0 {
-			action += " " + unix.ErrnoName(syscall.Errno(d.Errno))
-		}
 		times := "times"
 		if d.Count == 1 {
 			times = "time"
