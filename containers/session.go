@@ -385,6 +385,12 @@ func (s *Session) Snapshot() (*Snapshot, error) {
 		lost.OutOfRange += r.Lost.OutOfRange
 		st := s.cgroups[id]
 		if st == nil || st.info == nil {
+			// A cgroup that appeared after poll read the recorder, whose
+			// name came with this read (Cgroups drains the announcements
+			// after it reads the map), is named now.
+			st = s.note(id, s.opts.Now(), r.Cgroup)
+		}
+		if st.info == nil {
 			if len(r.Syscalls) > 0 {
 				snap.Warnings = append(snap.Warnings, fmt.Sprintf("cgroup %d: not attributed to a container (its announcement was lost); its syscalls are not in any profile", id))
 			}

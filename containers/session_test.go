@@ -559,3 +559,47 @@ func TestFlusherWritesChanges(t *testing.T) {
 		t.Errorf("web's profile: got %v, want flock in it", got)
 	}
 }
+
+// late is a fakeRecorder whose cgroup 2 appears after the session's poll
+// has listed the cgroups: only the read of the recordings has it, with
+// its name, as the recorder's Cgroups does once it has drained the
+// announcements.
+type late struct{ *fakeRecorder }
+
+func (l late) CgroupIDs() ([]uint64, error) { return []uint64{1}, nil }
+
+func (l late) CgroupName(id uint64) (string, bool) {
+	if id == 2 {
+		return "", false
+	}
+	return l.fakeRecorder.CgroupName(id)
+}
+
+func (l late) Cgroups() (map[uint64]*recorder.Recording, error) {
+	out, err := l.fakeRecorder.Cgroups()
+	if r := out[2]; r != nil {
+		c := *r
+		c.Cgroup = "b"
+		out[2] = &c
+	}
+	return out, err
+}
+
+// A container that a snapshot's read of the recordings is the first to
+// see is named then, not reported as unattributed.
+func TestSnapshotNamesLateCgroups(t *testing.T) {
+	fr := newFakeRecorder()
+	res := &fakeResolver{byCg: map[string]*cri.Container{
+		"/a": replica("web-1", "web:1"),
+		"/b": replica("web-2", "web:1"),
+	}}
+	fr.set(1, "a", rec("read"))
+	fr.set(2, "b", rec("flock"))
+	snap := snapshot(t, start(t, late{fr}, Options{Resolver: res}))
+	if len(snap.Warnings) != 0 {
+		t.Errorf("got warnings %q, want none", snap.Warnings)
+	}
+	if len(snap.Workloads) != 1 || snap.Workloads[0].Entry.Replicas != 2 || !slices.Contains(names(snap.Workloads[0].Profile), "flock") {
+		t.Errorf("got workloads %+v, want web with 2 replicas, flock from the late one", snap.Workloads)
+	}
+}
