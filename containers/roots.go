@@ -16,18 +16,22 @@ import (
 var PodCgroupRoots = []string{"kubepods", "kubepods.slice"}
 
 // Roots returns the cgroup v2 directories below cg2 (the cgroup2 mount)
-// under which containers run: the kubelet's pod cgroups, and one per
+// under which containers run: the kubelet's pod cgroups (podRoots, below
+// cg2, or PodCgroupRoots when nil; those that exist), and one per
 // containerd namespace (ctr run puts a container at /<namespace>/<id>).
 // A namespace's directory is created if missing, as runc would for its
 // first container, so that containers started later are recorded too.
 // At most recorder.MaxContainerRoots are returned; log says which were
 // left out.
-func Roots(cg2 string, containerdNamespaces []string, log *slog.Logger) ([]string, error) {
+func Roots(cg2 string, podRoots, containerdNamespaces []string, log *slog.Logger) ([]string, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if podRoots == nil {
+		podRoots = PodCgroupRoots
+	}
 	var roots []string
-	for _, r := range PodCgroupRoots {
+	for _, r := range podRoots {
 		if fi, err := os.Stat(filepath.Join(cg2, r)); err == nil && fi.IsDir() {
 			roots = append(roots, filepath.Join(cg2, r))
 		}
@@ -41,7 +45,7 @@ func Roots(cg2 string, containerdNamespaces []string, log *slog.Logger) ([]strin
 		roots = append(roots, dir)
 	}
 	if len(roots) == 0 {
-		return nil, fmt.Errorf("no container cgroups under %s (looked for %v and containerd namespaces): is a container runtime running on this node?", cg2, PodCgroupRoots)
+		return nil, fmt.Errorf("no container cgroups under %s (looked for %v and containerd namespaces): is a container runtime running on this node?", cg2, podRoots)
 	}
 	if len(roots) > recorder.MaxContainerRoots {
 		log.Warn("too many container cgroup roots; recording the first ones only", "max", recorder.MaxContainerRoots, "skipped", roots[recorder.MaxContainerRoots:])

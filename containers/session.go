@@ -134,6 +134,9 @@ type Workload struct {
 	Entry tree.Entry
 	// Profile allows what any replica did.
 	Profile *profiles.Profile
+	// PodLabels are the labels of the replica seen last, as the runtime
+	// reports them, for selecting workloads by label.
+	PodLabels map[string]string
 }
 
 // Container is one container that is being recorded.
@@ -338,6 +341,9 @@ func (s *Session) add(groups map[workloadKey]*Workload, st *cgroupState, r *reco
 		groups[k] = w
 	} else if w.Profile, err = profiles.Merge([]*profiles.Profile{w.Profile, p}, s.opts.DefaultAction); err != nil {
 		return fmt.Errorf("merging replicas of %s: %w", w.Entry.Profile, err)
+	}
+	if info.PodLabels != nil {
+		w.PodLabels = info.PodLabels
 	}
 	e := &w.Entry
 	e.Pods = appendUnique(e.Pods, info.PodName)

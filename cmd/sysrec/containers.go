@@ -71,26 +71,15 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action, 
 		return err
 	}
 	defer conn.Close()
-	if conn.CRIErr != nil {
-		log.Warn("no CRI runtime answered; containers are named by their cgroup only", "err", conn.CRIErr)
-	}
-	if conn.ContainerdErr != nil {
-		log.Warn("containerd does not answer; plain containerd containers are named by their cgroup only", "err", conn.ContainerdErr)
-	}
-
-	cg2, err := recorder.Cgroup2Mount("/proc/self/mounts")
+	node, err := containers.OpenNode(conn, containers.NodeOptions{
+		Recorder: recorder.Options{KernelBTF: c.String("kernel-btf"), FilterCapture: capture},
+		Logger:   log,
+	})
 	if err != nil {
 		return err
 	}
-	roots, err := containers.Roots(cg2, conn.ContainerdNamespaces, log)
-	if err != nil {
-		return err
-	}
-	rec, err := recorder.New(recorder.Options{Logger: log, KernelBTF: c.String("kernel-btf"), ContainerRoots: roots, FilterCapture: capture})
-	if err != nil {
-		return err
-	}
-	defer rec.Close()
+	defer node.Close()
+	rec, roots := node.Recorder, node.Roots
 	previous, sessions, err := containers.ReadTree(outDir)
 	if err != nil {
 		return fmt.Errorf("%w (or record into another --output-dir)", err)
