@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin/sysrec
 
-.PHONY: all build demo test fuzz lint generate check-generated deps bench clean
+.PHONY: all build demo test fuzz lint generate check-generated deps bench clean image
 
 all: build
 
@@ -12,6 +12,18 @@ all: build
 build:
 	scripts/install-deps.sh build
 	$(GO) build -o $(BIN) ./cmd/sysrec
+
+# A container image of sysrec for its Kubernetes node agent (a DaemonSet),
+# built without Docker: a static sysrec (libseccomp.a linked in) in a
+# one-layer, reproducible image, written as a docker-archive that
+# `ctr -n k8s.io images import bin/sysrec-image.tar` and CRI-O's
+# `skopeo copy docker-archive:bin/sysrec-image.tar containers-storage:...`
+# read (cmd/mkimage).
+IMAGE ?= localhost/sysrec:dev
+image:
+	scripts/install-deps.sh build
+	CGO_ENABLED=1 $(GO) build -trimpath -tags osusergo,netgo -ldflags '-s -w -linkmode external -extldflags "-static"' -o bin/sysrec-static ./cmd/sysrec
+	$(GO) run ./cmd/mkimage -o bin/sysrec-image.tar -tag $(IMAGE) -file bin/sysrec-static:/usr/bin/sysrec:0755 -entrypoint /usr/bin/sysrec
 
 deps:
 	scripts/install-deps.sh all
