@@ -33,6 +33,9 @@ const (
 	// DefaultHeartbeat is how often a node's entry is written when
 	// nothing in it changed.
 	DefaultHeartbeat = 5 * time.Minute
+	// DefaultRetain is how long the recording of a finished workload that
+	// no recording selects is kept, for a recording created later.
+	DefaultRetain = time.Hour
 	// MaxViolations bounds the violations a node keeps per recording:
 	// distinct container and syscall pairs, the oldest dropped first.
 	MaxViolations = 64
@@ -42,6 +45,12 @@ const (
 // (containers.Session).
 type Snapshotter interface {
 	Snapshot() (*containers.Snapshot, error)
+}
+
+// forgetter is a Snapshotter that drops finished workloads on request
+// (containers.Session), which bounds a long-running agent's memory.
+type forgetter interface {
+	Forget(keep func(*containers.Workload) bool) int
 }
 
 // Options configure an Agent.
@@ -59,6 +68,8 @@ type Options struct {
 	// Interval is how often the node's entries are brought up to date;
 	// 0 for DefaultInterval. Heartbeat: see DefaultHeartbeat.
 	Interval, Heartbeat time.Duration
+	// Retain: see DefaultRetain; 0 for it.
+	Retain time.Duration
 	// Metrics receives the agent's metrics; nil for none.
 	Metrics *Metrics
 	// Now is the clock; nil for time.Now.
@@ -108,6 +119,9 @@ func New(opts Options) (*Agent, error) {
 	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = DefaultHeartbeat
+	}
+	if opts.Retain <= 0 {
+		opts.Retain = DefaultRetain
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -222,6 +236,11 @@ func (a *Agent) Sync(ctx context.Context) error {
 		}
 	}
 	a.mu.Unlock()
+	if f, ok := a.opts.Session.(forgetter); ok {
+		f.Forget(func(w *containers.Workload) bool {
+			return now.Sub(w.Entry.LastSeen) < a.opts.Retain || slices.ContainsFunc(list.Items, func(r v1alpha1.SyscallRecording) bool { return selects(&r, w) })
+		})
+	}
 
 	var errs []error
 	for _, w := range writes {
@@ -256,10 +275,7 @@ func (a *Agent) selected(r *v1alpha1.SyscallRecording, snap *containers.Snapshot
 	byName := map[string]*v1alpha1.NodeContainer{}
 	for _, w := range snap.Workloads {
 		e := w.Entry
-		if e.Namespace != r.Namespace || !sel.Matches(labels.Set(w.PodLabels)) {
-			continue
-		}
-		if len(r.Spec.Containers) > 0 && !slices.Contains(r.Spec.Containers, e.Container) {
+		if !selectsWith(r, sel, &w) {
 			continue
 		}
 		c := byName[e.Container]
@@ -280,6 +296,18 @@ func (a *Agent) selected(r *v1alpha1.SyscallRecording, snap *containers.Snapshot
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// selects says whether r selects the pods of workload w.
+func selects(r *v1alpha1.SyscallRecording, w *containers.Workload) bool {
+	sel, err := metav1.LabelSelectorAsSelector(&r.Spec.Selector)
+	return err == nil && selectsWith(r, sel, w)
+}
+
+func selectsWith(r *v1alpha1.SyscallRecording, sel labels.Selector, w *containers.Workload) bool {
+	e := w.Entry
+	return e.Namespace == r.Namespace && sel.Matches(labels.Set(w.PodLabels)) &&
+		(len(r.Spec.Containers) == 0 || slices.Contains(r.Spec.Containers, e.Container))
 }
 
 // install writes the profiles that r published into the kubelet's

@@ -444,3 +444,20 @@ func appendUnique(list []string, s string) []string {
 	}
 	return append(list, s)
 }
+
+// Forget drops the finished workloads for which keep returns false, so
+// that a long-running session's memory follows the workloads its owner
+// still wants (running containers are never dropped). It returns how
+// many were dropped.
+func (s *Session) Forget(keep func(*Workload) bool) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, w := range s.finished {
+		if !keep(w) {
+			delete(s.finished, k)
+			n++
+		}
+	}
+	return n
+}

@@ -392,6 +392,30 @@ func TestPopFinished(t *testing.T) {
 	}
 }
 
+// TestForget: a finished workload that its owner no longer wants leaves
+// the session's memory and its snapshots.
+func TestForget(t *testing.T) {
+	fr := popper{newFakeRecorder()}
+	res := &fakeResolver{byCg: map[string]*cri.Container{"/a": replica("web-1", "web:1")}}
+	fr.set(1, "a", rec("read"))
+	s := start(t, fr, Options{Resolver: res})
+	snapshot(t, s)
+	if n := s.Forget(func(*Workload) bool { return false }); n != 0 {
+		t.Errorf("forgetting while the only container runs: got %d dropped, want 0", n)
+	}
+	fr.finish(1)
+	snapshot(t, s)
+	if n := s.Forget(func(*Workload) bool { return true }); n != 0 {
+		t.Errorf("keeping all: got %d dropped, want 0", n)
+	}
+	if n := s.Forget(func(w *Workload) bool { return w.Entry.Workload != "web" }); n != 1 || len(s.finished) != 0 {
+		t.Errorf("forgetting web: got %d dropped, %d left, want 1 and 0", n, len(s.finished))
+	}
+	if snap := snapshot(t, s); len(snap.Workloads) != 0 {
+		t.Errorf("after forgetting: got %d workloads, want 0", len(snap.Workloads))
+	}
+}
+
 func TestWrite(t *testing.T) {
 	fr := newFakeRecorder()
 	fr.drops = bpf.DropStats{EventsLost: 2}
