@@ -28,10 +28,12 @@ image:
 deps:
 	scripts/install-deps.sh all
 
-# Rebuild the eBPF objects (clang-14, bpf2go) and the syscall tables.
+# Rebuild the eBPF objects (clang-14, bpf2go), the syscall tables, the
+# Kubernetes API's deep copies and CRD (controller-gen), then deploy/sysrec.yaml
+# from them (in that order: deploy embeds the CRD).
 generate:
 	scripts/install-deps.sh generate
-	$(GO) generate ./bpf ./bench ./syscalls
+	$(GO) generate ./bpf ./bench ./syscalls ./api/v1alpha1 ./deploy
 
 check-generated:
 	scripts/install-deps.sh generate
