@@ -154,7 +154,7 @@ type NodeResult struct {
 // selected pods.
 type NodeContainer struct {
 	Name string `json:"name"`
-	// Syscalls are the names recorded, per architecture (x86_64, ...).
+	// Syscalls are the names recorded, per architecture (SCMP_ARCH_X86_64, ...).
 	Syscalls map[string][]string `json:"syscalls"`
 	// Pods are the selected pods on the node that ran the container.
 	// +optional
