@@ -384,12 +384,15 @@ func AgentRules() []rbacv1.PolicyRule {
 // ControllerRules are the controller's permissions, cluster-wide: it
 // merges the recordings' partial profiles into ConfigMaps and the
 // security-profiles-operator's SeccompProfiles.
+//
+// They are the verbs that the controller package's kubebuilder:rbac
+// markers list; TestControllerRulesMatchMarkers keeps the two equal.
 func ControllerRules() []rbacv1.PolicyRule {
 	return []rbacv1.PolicyRule{
 		{APIGroups: []string{sysrecGroup}, Resources: []string{"syscallrecordings"}, Verbs: []string{"get", "list", "watch"}},
-		{APIGroups: []string{sysrecGroup}, Resources: []string{"syscallrecordings/status"}, Verbs: []string{"get", "update", "patch"}},
-		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
-		{APIGroups: []string{"security-profiles-operator.x-k8s.io"}, Resources: []string{"seccompprofiles"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch"}},
+		{APIGroups: []string{sysrecGroup}, Resources: []string{"syscallrecordings/status"}, Verbs: []string{"get", "patch"}},
+		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch", "create", "patch", "delete"}},
+		{APIGroups: []string{"security-profiles-operator.x-k8s.io"}, Resources: []string{"seccompprofiles"}, Verbs: []string{"get", "create", "patch", "delete"}},
 		eventsRule,
 	}
 }

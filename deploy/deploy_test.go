@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"os"
 	"path"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -539,9 +541,9 @@ func TestRBAC(t *testing.T) {
 		}},
 		{ControllerName, find[*rbacv1.ClusterRole](t, objs, ControllerName).Rules, map[string][]string{
 			"sysrec.dev/syscallrecordings":                        {"get", "list", "watch"},
-			"sysrec.dev/syscallrecordings/status":                 {"get", "update", "patch"},
-			"/configmaps":                                         {"get", "list", "watch", "create", "update", "patch", "delete"},
-			"security-profiles-operator.x-k8s.io/seccompprofiles": {"get", "list", "watch", "create", "update", "patch"},
+			"sysrec.dev/syscallrecordings/status":                 {"get", "patch"},
+			"/configmaps":                                         {"get", "list", "watch", "create", "patch", "delete"},
+			"security-profiles-operator.x-k8s.io/seccompprofiles": {"get", "create", "patch", "delete"},
 			"/events":              events,
 			"events.k8s.io/events": events,
 		}},
@@ -569,7 +571,6 @@ func TestRBAC(t *testing.T) {
 		{controller, "controller", "", "secrets", "get list watch"},
 		{controller, "controller", "", "pods", "get list create"},
 		{controller, "controller", "sysrec.dev", "syscallrecordings", "create update patch delete"},
-		{controller, "controller", "security-profiles-operator.x-k8s.io", "seccompprofiles", "delete"},
 		{controller, "controller", "coordination.k8s.io", "leases", "get create update"},
 	} {
 		for _, verb := range strings.Fields(denied.verbs) {
@@ -633,5 +634,31 @@ func TestValidate(t *testing.T) {
 	}
 	if err := testCluster.Validate(); err != nil {
 		t.Errorf("test cluster options: %v", err)
+	}
+}
+
+// TestControllerRulesMatchMarkers: the controller's ClusterRole and
+// leader-election Role grant exactly what the controller package's
+// kubebuilder:rbac markers say it uses.
+func TestControllerRulesMatchMarkers(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "controller", "controller.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := regexp.MustCompile(`(?m)^// \+kubebuilder:rbac:groups=([^,]*),resources=([^,]*),verbs=(\S+)$`)
+	want := map[string][]string{}
+	for _, m := range marker.FindAllStringSubmatch(string(src), -1) {
+		group := strings.Trim(m[1], `"`)
+		want[group+"/"+m[2]] = strings.Split(m[3], ";")
+	}
+	if len(want) == 0 {
+		t.Fatal("no kubebuilder:rbac markers in controller/controller.go")
+	}
+	rules := append(slices.Clone(ControllerRules()), LeaderElectionRules()...)
+	got := grants(rules)
+	// The core group's events are granted too, for older event recorders.
+	got = slices.DeleteFunc(got, func(g string) bool { return strings.HasPrefix(g, "/events ") })
+	if w := expand(want); !slices.Equal(got, w) {
+		t.Errorf("the controller's rules grant\n%s\nits markers want\n%s", strings.Join(got, "\n"), strings.Join(w, "\n"))
 	}
 }
