@@ -84,7 +84,11 @@ const controllerUID = 65532
 // AgentCapabilities are the capabilities that the agent's container adds
 // after dropping all of them, in place of privileged: true. It runs as
 // uid 0, which owns the kubelet's seccomp root and the CRI socket, so it
-// needs no CAP_DAC_OVERRIDE or CAP_CHOWN to use them.
+// needs no CAP_DAC_OVERRIDE or CAP_CHOWN to use them. CAP_SYS_RESOURCE is
+// not among them: kernels from 5.11 charge BPF maps to the memory cgroup,
+// not RLIMIT_MEMLOCK (add it for older kernels), and a node whose root
+// lacks it in its bounding set (as CI's VM) cannot start a container that
+// asks for it.
 var AgentCapabilities = []corev1.Capability{
 	// bpf(): loading the recorder's programs and creating its maps
 	// (kernel 5.8+; older kernels want CAP_SYS_ADMIN for it).
@@ -92,8 +96,6 @@ var AgentCapabilities = []corev1.Capability{
 	// Attaching the tracing programs (raw_syscalls tracepoints, fentry)
 	// and the task iterator, and bpf_probe_read_kernel in them.
 	"PERFMON",
-	// Raising RLIMIT_MEMLOCK, which kernels before 5.11 charge BPF maps to.
-	"SYS_RESOURCE",
 	// open_by_handle_at(2), which turns the cgroup IDs that the programs
 	// report into cgroup directories (recorder.go).
 	"DAC_READ_SEARCH",

@@ -200,7 +200,7 @@ func TestAgentIsNotPrivileged(t *testing.T) {
 	if sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) {
 		t.Fatalf("capabilities %+v: want drop ALL", sc.Capabilities)
 	}
-	want := []corev1.Capability{"BPF", "PERFMON", "SYS_RESOURCE", "DAC_READ_SEARCH", "AUDIT_READ", "SYS_PTRACE", "SYS_ADMIN"}
+	want := []corev1.Capability{"BPF", "PERFMON", "DAC_READ_SEARCH", "AUDIT_READ", "SYS_PTRACE", "SYS_ADMIN"}
 	if !slices.Equal(sc.Capabilities.Add, want) {
 		t.Errorf("capabilities added %v, want exactly %v", sc.Capabilities.Add, want)
 	}

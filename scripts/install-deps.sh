@@ -9,6 +9,7 @@
 #   scripts/install-deps.sh bench     strace, bpftrace, linux-perf, gcc
 #   scripts/install-deps.sh runtimes  containerd, runc, crun, busybox-static, CNI plugins
 #   scripts/install-deps.sh crio      what building and running CRI-O needs (conmon, skopeo, ...)
+#   scripts/install-deps.sh cluster   what scripts/cluster.sh's test cluster needs (both runtimes, CNI, openssl, ...)
 #   scripts/install-deps.sh all       test, generate and runtimes
 set -euo pipefail
 
@@ -19,14 +20,15 @@ declare -A groups=(
 	[bench]="strace bpftrace linux-perf gcc libc6-dev tar"
 	[runtimes]="containerd runc crun busybox-static containernetworking-plugins"
 	[crio]="libseccomp-dev libc6-dev gcc pkg-config make conmon runc skopeo golang-github-containers-common busybox-static containernetworking-plugins iptables iproute2"
+	[cluster]="containerd runc libseccomp-dev libc6-dev gcc pkg-config make conmon skopeo golang-github-containers-common busybox-static containernetworking-plugins iptables iproute2 openssl curl util-linux tar"
 )
 
 want=()
 for g in "${@:-all}"; do
 	case "$g" in
 	all) want+=(${groups[build]} ${groups[test]} ${groups[generate]} ${groups[runtimes]}) ;;
-	build | test | generate | bench | runtimes | crio) want+=(${groups[$g]}) ;;
-	*) echo "install-deps: unknown group $g (want build, test, generate, bench, runtimes, crio or all)" >&2; exit 2 ;;
+	build | test | generate | bench | runtimes | crio | cluster) want+=(${groups[$g]}) ;;
+	*) echo "install-deps: unknown group $g (want build, test, generate, bench, runtimes, crio, cluster or all)" >&2; exit 2 ;;
 	esac
 done
 
