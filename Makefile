@@ -47,12 +47,16 @@ lint:
 
 # Every test, the eBPF and container ones included (they need root). A
 # containerd and a CRI-O of the tests' own run meanwhile (the first start
-# builds CRI-O, which takes minutes). CI sets SYSREC_REQUIRE_BPF=1 so that a
-# skipped test fails the run.
+# builds CRI-O, which takes minutes), and a two-node Kubernetes cluster
+# with sysrec's agent deployed (scripts/cluster.sh; the first start builds
+# Kubernetes and etcd, about 20 minutes). CI sets SYSREC_REQUIRE_BPF=1 so
+# that a skipped test fails the run.
 test: lint check-generated
 	containerd=$$(scripts/containerd.sh start) && crio=$$(scripts/crio.sh start) && \
-	SYSREC_CONTAINERD_ENDPOINT=$$containerd SYSREC_CRIO_ENDPOINT=$$crio $(GO) test -count=1 ./...; \
-	status=$$?; scripts/crio.sh stop; scripts/containerd.sh stop; exit $$status
+	cluster=$$(scripts/cluster.sh start) && kubeconfig=$$(echo "$$cluster" | sed -n 's/^KUBECONFIG=//p') && \
+	SYSREC_CONTAINERD_ENDPOINT=$$containerd SYSREC_CRIO_ENDPOINT=$$crio SYSREC_KUBECONFIG=$$kubeconfig \
+	SYSREC_KUBE_BIN=$$(scripts/kube-build.sh) $(GO) test -count=1 ./...; \
+	status=$$?; scripts/cluster.sh stop; scripts/crio.sh stop; scripts/containerd.sh stop; exit $$status
 	$(MAKE) fuzz FUZZTIME=15s
 
 # Runs every fuzz target for FUZZTIME (FUZZTIME=10m for a longer run) and

@@ -77,7 +77,38 @@ func namespace(t *testing.T, c client.Client) string {
 	t.Cleanup(func() {
 		_ = c.Delete(context.Background(), ns, client.PropagationPolicy(metav1.DeletePropagationForeground))
 	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			dump(t, c, ns.Name)
+		}
+	})
 	return ns.Name
+}
+
+// dump logs what a failed test leaves in its namespace: the pods'
+// states, the events and the recording.
+func dump(t *testing.T, c client.Client, ns string) {
+	ctx := context.Background()
+	var pods corev1.PodList
+	if err := c.List(ctx, &pods, client.InNamespace(ns)); err == nil {
+		for _, p := range pods.Items {
+			for _, s := range p.Status.ContainerStatuses {
+				t.Logf("pod %s on %s: %s, container %s: %+v", p.Name, p.Spec.NodeName, p.Status.Phase, s.Name, s.State)
+			}
+			if len(p.Status.ContainerStatuses) == 0 {
+				t.Logf("pod %s on %s: %s %+v", p.Name, p.Spec.NodeName, p.Status.Phase, p.Status.Conditions)
+			}
+		}
+	}
+	var events corev1.EventList
+	if err := c.List(ctx, &events, client.InNamespace(ns)); err == nil {
+		for _, e := range events.Items {
+			t.Logf("event %s/%s: %s %s", e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, e.Message)
+		}
+	}
+	if r, err := getRecording(c, ns); err == nil {
+		t.Logf("recording status: %+v", r.Status)
+	}
 }
 
 // agentsReady waits for the agent on every node and the controller.
@@ -124,9 +155,11 @@ func webDeployment(ns string) *appsv1.Deployment {
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{
 					TerminationGracePeriodSeconds: ptr.To[int64](1),
+					// One replica of each revision per node, rollouts too.
 					TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{
 						MaxSkew: 1, TopologyKey: "kubernetes.io/hostname", WhenUnsatisfiable: corev1.DoNotSchedule,
-						LabelSelector: &metav1.LabelSelector{MatchLabels: labels},
+						LabelSelector:  &metav1.LabelSelector{MatchLabels: labels},
+						MatchLabelKeys: []string{appsv1.DefaultDeploymentUniqueLabelKey},
 					}},
 					Containers: []corev1.Container{{
 						Name: "app", Image: image, ImagePullPolicy: corev1.PullNever,
@@ -310,7 +343,7 @@ func TestRecordingToEnforcedProfile(t *testing.T) {
 		}
 		return nil
 	})
-	t.Logf("from the recording's creation to the merged profile on every node: %s", time.Since(start).Round(time.Second))
+	t.Logf("from the recording's creation to the merged profile on every node: %s", time.Since(start).Round(time.Millisecond))
 	if slices.Contains(audit.Syscalls["SCMP_ARCH_X86_64"], "mkdir") {
 		t.Fatalf("the web pods made mkdir: the probe below would prove nothing")
 	}
