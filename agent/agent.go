@@ -157,6 +157,9 @@ func (a *Agent) Ready() error {
 	}
 }
 
+// ReadyC is closed when Ready starts returning nil.
+func (a *Agent) ReadyC() <-chan struct{} { return a.ready }
+
 // Run brings the node's entries up to date every interval and when
 // poked, until ctx is done; then it writes them once more, so that a
 // stopping agent (SIGTERM) loses nothing it recorded.

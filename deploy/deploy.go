@@ -78,6 +78,17 @@ const (
 // /sys/fs/cgroup is the container's cgroup namespace.
 const HostCgroupFS = "/host/sys/fs/cgroup"
 
+// Where the agent's container sees the node's seccomp root and sockets,
+// whatever their paths on the node: its arguments name these paths. The
+// sockets are HostCRIDir/NAME and HostContainerdDir/NAME, NAME the
+// socket's own file name (or cri.sock and containerd.sock where that
+// name holds a $(VAR)).
+const (
+	HostSeccompRoot   = "/host/seccomp"
+	HostCRIDir        = "/host/cri"
+	HostContainerdDir = "/host/containerd"
+)
+
 // controllerUID runs the controller: distroless's nonroot user.
 const controllerUID = 65532
 
@@ -102,14 +113,10 @@ var AgentCapabilities = []corev1.Capability{
 	// Joining the audit netlink multicast group, where the SCMP_ACT_LOG
 	// records of the audit stage arrive (violations.OpenAudit).
 	"AUDIT_READ",
-	// Reading /proc/PID/{exe,root,environ} of other users' container
-	// processes (ptrace access mode checks), to attribute them.
-	"SYS_PTRACE",
-	// What remains: perf_event_open under perf_event_paranoid > 2 (Debian's
-	// default), BPF on kernels before 5.8, and cgroup directories that the
-	// agent creates. Expected to be pruned once the end-to-end test shows
-	// which of these the agent really needs.
-	"SYS_ADMIN",
+	// Not needed, as the end-to-end test shows on both runtimes:
+	// SYS_PTRACE (/proc/PID/stat and cgroup, all the agent reads of other
+	// processes, are world-readable) and SYS_ADMIN (BPF and PERFMON cover
+	// loading, attaching and the iterators from kernel 5.8).
 }
 
 // Options configure the objects. The zero value is a production cluster:
@@ -126,9 +133,11 @@ type Options struct {
 	ImagePullPolicy corev1.PullPolicy
 	// SeccompRoot is the kubelet's seccomp directory on the nodes, where
 	// the agent installs profiles; DefaultSeccompRoot if empty. Like the
-	// other paths it may hold $(NODE_NAME), which Kubernetes replaces with
-	// the node's name in the agent's arguments; the host directory
-	// mounted is then the one above the first $(.
+	// other paths it may hold $(NODE_NAME), for nodes that share a host:
+	// the volume is then the host directory above the first $(, and the
+	// agent mounts only the path below it (a subPathExpr, which
+	// Kubernetes expands with the pod's environment), never that
+	// directory itself.
 	SeccompRoot string
 	// RuntimeEndpoint is the CRI socket on the nodes, a path or a
 	// unix:// URL; DefaultRuntimeEndpoint if empty.
@@ -191,16 +200,8 @@ func (opts Options) validate() error {
 	default:
 		return fmt.Errorf("image pull policy %q: want Always, IfNotPresent or Never", opts.ImagePullPolicy)
 	}
-	if _, err := hostDir("seccomp root", opts.SeccompRoot); err != nil {
+	if _, err := agentMounts(opts); err != nil {
 		return err
-	}
-	if _, err := socketDir("runtime endpoint", opts.RuntimeEndpoint); err != nil {
-		return err
-	}
-	if opts.ContainerdAddress != "" {
-		if _, err := socketDir("containerd address", opts.ContainerdAddress); err != nil {
-			return err
-		}
 	}
 	for _, r := range opts.PodCgroupRoots {
 		if r == "" || slices.Contains(strings.Split(r, "/"), "..") {
@@ -233,38 +234,63 @@ func checkHostPort(s string) error {
 	return nil
 }
 
-// hostDir returns the host directory to mount for the directory p: p
-// itself, or, when p holds $(VAR) references that Kubernetes expands in
-// the agent's arguments only, the directory above the first one.
-func hostDir(what, p string) (string, error) {
-	if !path.IsAbs(p) {
-		return "", fmt.Errorf("%s %q: want an absolute path", what, p)
-	}
-	dir := p
-	if i := strings.Index(p, "$("); i >= 0 {
-		dir = p[:strings.LastIndex(p[:i], "/")+1]
-	}
-	dir = path.Clean(dir)
-	if dir == "/" {
-		return "", fmt.Errorf("%s %q: the agent would mount the host's whole / : put $(NODE_NAME) deeper in the path", what, p)
-	}
-	return dir, nil
+// hostPath is where a path of Options lies on the nodes: below the host
+// directory dir, at sub. sub is empty for a path without $(VAR): dir is
+// then the path itself. For a path with $(VAR), which only Kubernetes can
+// expand (in a subPathExpr, with the pod's environment), dir is the
+// directory above the first $( and sub the rest, such as
+// $(NODE_NAME)/kubelet/seccomp.
+type hostPath struct {
+	dir, sub string
 }
 
-// socketDir returns the host directory to mount for the socket at p, a
-// path or a unix:// URL.
-func socketDir(what, p string) (string, error) {
+// hostDir splits the absolute path p of a directory or a file.
+func hostDir(what, p string) (hostPath, error) {
+	if !path.IsAbs(p) {
+		return hostPath{}, fmt.Errorf("%s %q: want an absolute path", what, p)
+	}
+	i := strings.Index(p, "$(")
+	if i < 0 {
+		if path.Clean(p) == "/" {
+			return hostPath{}, fmt.Errorf("%s %q: the agent would mount the host's whole /", what, p)
+		}
+		return hostPath{dir: path.Clean(p)}, nil
+	}
+	slash := strings.LastIndex(p[:i], "/")
+	hp := hostPath{dir: path.Clean(p[:slash+1]), sub: p[slash+1:]}
+	if hp.dir == "/" {
+		return hostPath{}, fmt.Errorf("%s %q: the agent would mount the host's whole / : put $(NODE_NAME) deeper in the path", what, p)
+	}
+	// Cleaning would drop a $(VAR) before a .., and Kubernetes refuses ..
+	// in a subPathExpr.
+	if slices.Contains(strings.Split(hp.sub, "/"), "..") {
+		return hostPath{}, fmt.Errorf("%s %q: want no .. after the $(", what, p)
+	}
+	hp.sub = path.Clean(hp.sub)
+	return hp, nil
+}
+
+// socketPath splits the socket at p, a path or a unix:// URL, as hostDir
+// does, where the socket's path holds a $(VAR); its directory otherwise.
+// It returns the socket's file name too.
+func socketPath(what, p string) (hostPath, string, error) {
 	sock := strings.TrimPrefix(p, "unix://")
 	if strings.Contains(sock, "://") {
-		return "", fmt.Errorf("%s %q: want a unix socket, a path or unix:///PATH", what, p)
+		return hostPath{}, "", fmt.Errorf("%s %q: want a unix socket, a path or unix:///PATH", what, p)
 	}
 	if !path.IsAbs(sock) {
-		return "", fmt.Errorf("%s %q: want an absolute path, such as unix:///run/containerd/containerd.sock", what, p)
+		return hostPath{}, "", fmt.Errorf("%s %q: want an absolute path, such as unix:///run/containerd/containerd.sock", what, p)
+	}
+	if strings.HasSuffix(sock, "/") {
+		return hostPath{}, "", fmt.Errorf("%s %q: want a socket's path, not a directory's", what, p)
 	}
 	if strings.Contains(sock, "$(") {
-		return hostDir(what, sock)
+		hp, err := hostDir(what, sock)
+		return hp, path.Base(hp.sub), err
 	}
-	return hostDir(what, path.Dir(path.Clean(sock)))
+	sock = path.Clean(sock)
+	hp, err := hostDir(what, path.Dir(sock))
+	return hp, path.Base(sock), err
 }
 
 // Objects returns the objects that run sysrec on a cluster, in the order
@@ -470,23 +496,102 @@ func probe(path string) *corev1.Probe {
 	return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("health")}}}
 }
 
-// hostMount is a host directory that the agent mounts at the same path.
-type hostMount struct {
-	name     string
-	path     string
+// agentMount is a path of the node that the agent uses: the host
+// directory of its volume, the path below it if any (a subPathExpr), and
+// where the agent's container sees it.
+type agentMount struct {
+	// name of what is mounted: seccomp-root, cri-socket or
+	// containerd-socket.
+	name      string
+	host      hostPath
+	mountPath string
+	// arg is the path that the agent's argument names: mountPath, or for
+	// a socket in a directory mounted whole, the socket in it.
+	arg      string
 	readOnly bool
 }
 
-// AgentArgs are the arguments of the agent's container.
-func agentArgs(opts Options) []string {
+// agentMounts returns what the agent mounts of the node: the seccomp
+// root, the CRI socket and containerd's, if any.
+//
+// The container sees them at the same paths (HostSeccompRoot, HostCRIDir,
+// HostContainerdDir) whatever their paths on the node, with or without a
+// $(VAR): the agent's arguments then name no path of the node, and no
+// mount of one path lands inside another's.
+//
+// A path without $(VAR) is mounted as today's nodes have it: the seccomp
+// root itself (created if missing: it may not exist before the first
+// Localhost profile), a socket's directory (which must exist, or the
+// runtime is not there), so that the socket that a restarted runtime
+// makes anew is seen.
+//
+// A path with $(VAR), as where kubelets share a host, is a subPathExpr
+// below the host directory above the first $( (which must exist; the
+// kubelet makes the directories below it that are missing): never that
+// directory itself, which holds the other nodes' files and more. A
+// socket is then mounted alone, file to file, not with its directory,
+// which is the node's own (with its kubelet's pods, their tokens...).
+// A file mount keeps the socket that was there when the container
+// started: the agent must restart after its runtime does.
+//
+// The seccomp root is read-write: the agent writes the profiles there.
+// The sockets are read-only, which keeps the agent from creating files
+// beside them but not from connecting to them (connect(2) asks for write
+// permission on the socket, not a writable mount).
+func agentMounts(opts Options) ([]agentMount, error) {
+	seccomp, err := hostDir("seccomp root", opts.SeccompRoot)
+	if err != nil {
+		return nil, err
+	}
+	mounts := []agentMount{{name: "seccomp-root", host: seccomp, mountPath: HostSeccompRoot, arg: HostSeccompRoot}}
+	socket := func(name, what, p, dir, fallback string) error {
+		hp, file, err := socketPath(what, p)
+		if err != nil {
+			return err
+		}
+		m := agentMount{name: name, host: hp, mountPath: dir, arg: dir + "/" + file, readOnly: true}
+		if hp.sub != "" {
+			// A mountPath is not expanded.
+			if strings.Contains(file, "$(") {
+				file = fallback
+			}
+			m.mountPath = dir + "/" + file
+			m.arg = m.mountPath
+		}
+		mounts = append(mounts, m)
+		return nil
+	}
+	if err := socket("cri-socket", "runtime endpoint", opts.RuntimeEndpoint, HostCRIDir, "cri.sock"); err != nil {
+		return nil, err
+	}
+	if opts.ContainerdAddress != "" {
+		if err := socket("containerd-socket", "containerd address", opts.ContainerdAddress, HostContainerdDir, "containerd.sock"); err != nil {
+			return nil, err
+		}
+	}
+	return mounts, nil
+}
+
+// mountArg returns the agent's path of the mount named name.
+func mountArg(mounts []agentMount, name string) string {
+	for _, m := range mounts {
+		if m.name == name {
+			return m.arg
+		}
+	}
+	return ""
+}
+
+// agentArgs are the arguments of the agent's container.
+func agentArgs(opts Options, mounts []agentMount) []string {
 	args := []string{
 		"agent",
 		"--node-name=$(NODE_NAME)",
-		"--seccomp-root=" + opts.SeccompRoot,
-		"--runtime-endpoint=" + opts.RuntimeEndpoint,
+		"--seccomp-root=" + mountArg(mounts, "seccomp-root"),
+		"--runtime-endpoint=unix://" + mountArg(mounts, "cri-socket"),
 	}
 	if opts.ContainerdAddress != "" {
-		args = append(args, "--containerd-address="+opts.ContainerdAddress)
+		args = append(args, "--containerd-address=unix://"+mountArg(mounts, "containerd-socket"))
 	}
 	for _, r := range opts.PodCgroupRoots {
 		args = append(args, "--pod-cgroup-root="+r)
@@ -497,47 +602,10 @@ func agentArgs(opts Options) []string {
 		fmt.Sprintf("--health-address=$(POD_IP):%d", AgentHealthPort))
 }
 
-// agentMounts returns the host directories that the agent uses, each
-// once: one below another is left out, the one above it mounted
-// read-write if either is.
-func agentMounts(opts Options) ([]hostMount, error) {
-	seccomp, err := hostDir("seccomp root", opts.SeccompRoot)
-	if err != nil {
-		return nil, err
-	}
-	cri, err := socketDir("runtime endpoint", opts.RuntimeEndpoint)
-	if err != nil {
-		return nil, err
-	}
-	wanted := []hostMount{{"seccomp-root", seccomp, false}, {"cri-socket", cri, false}}
-	if opts.ContainerdAddress != "" {
-		ctrd, err := socketDir("containerd address", opts.ContainerdAddress)
-		if err != nil {
-			return nil, err
-		}
-		wanted = append(wanted, hostMount{"containerd-socket", ctrd, false})
-	}
-	// Shorter paths first: a directory comes before those below it.
-	sort.SliceStable(wanted, func(i, j int) bool { return len(wanted[i].path) < len(wanted[j].path) })
-	var mounts []hostMount
-next:
-	for _, w := range wanted {
-		for i, m := range mounts {
-			if w.path == m.path || strings.HasPrefix(w.path, m.path+"/") {
-				mounts[i].readOnly = m.readOnly && w.readOnly
-				continue next
-			}
-		}
-		mounts = append(mounts, w)
-	}
-	return mounts, nil
-}
-
-func agentDaemonSet(opts Options) (*appsv1.DaemonSet, error) {
-	mounts, err := agentMounts(opts)
-	if err != nil {
-		return nil, err
-	}
+// agentVolumes returns the agent's volumes and its container's mounts of
+// them: one hostPath volume for each host directory, which several mounts
+// may share (with different subPathExprs), named after them.
+func agentVolumes(mounts []agentMount) ([]corev1.Volume, []corev1.VolumeMount) {
 	dirOrCreate := corev1.HostPathDirectoryOrCreate
 	dir := corev1.HostPathDirectory
 	volumes := []corev1.Volume{{
@@ -545,23 +613,53 @@ func agentDaemonSet(opts Options) (*appsv1.DaemonSet, error) {
 		VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/sys/fs/cgroup", Type: &dir}},
 	}}
 	volumeMounts := []corev1.VolumeMount{{Name: "cgroupfs", MountPath: HostCgroupFS, ReadOnly: true}}
+
+	var dirs []string
+	names := map[string][]string{}
 	for _, m := range mounts {
-		// The seccomp root may not exist before the first profile; a
-		// socket's directory must, or the runtime is not there.
+		if names[m.host.dir] == nil {
+			dirs = append(dirs, m.host.dir)
+		}
+		names[m.host.dir] = append(names[m.host.dir], m.name)
+	}
+	for _, d := range dirs {
+		// Only the seccomp root mounted itself may be missing; a directory
+		// above a $( must exist.
 		t := &dir
-		if m.name == "seccomp-root" {
-			t = &dirOrCreate
+		for _, m := range mounts {
+			if m.host.dir == d && m.name == "seccomp-root" && m.host.sub == "" {
+				t = &dirOrCreate
+			}
 		}
 		volumes = append(volumes, corev1.Volume{
-			Name:         m.name,
-			VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: m.path, Type: t}},
+			Name:         strings.Join(names[d], "-and-"),
+			VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: d, Type: t}},
 		})
-		volumeMounts = append(volumeMounts, corev1.VolumeMount{Name: m.name, MountPath: m.path, ReadOnly: m.readOnly})
 	}
+	for _, m := range mounts {
+		volumeMounts = append(volumeMounts, corev1.VolumeMount{
+			Name:        strings.Join(names[m.host.dir], "-and-"),
+			MountPath:   m.mountPath,
+			SubPathExpr: m.host.sub,
+			ReadOnly:    m.readOnly,
+		})
+	}
+
 	tmpLimit := resource.MustParse("64Mi")
 	volumes = append(volumes, corev1.Volume{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: &tmpLimit}}})
 	volumeMounts = append(volumeMounts, corev1.VolumeMount{Name: "tmp", MountPath: "/tmp"})
+	return volumes, volumeMounts
+}
 
+func agentDaemonSet(opts Options) (*appsv1.DaemonSet, error) {
+	mounts, err := agentMounts(opts)
+	if err != nil {
+		return nil, err
+	}
+	volumes, volumeMounts := agentVolumes(mounts)
+
+	// NODE_NAME expands the $(NODE_NAME) of the subPathExprs as well as
+	// of the arguments.
 	env := []corev1.EnvVar{
 		fieldEnv("NODE_NAME", "spec.nodeName"),
 		fieldEnv("POD_IP", "status.podIP"),
@@ -588,7 +686,7 @@ func agentDaemonSet(opts Options) (*appsv1.DaemonSet, error) {
 						Name:            "agent",
 						Image:           opts.Image,
 						ImagePullPolicy: opts.ImagePullPolicy,
-						Args:            agentArgs(opts),
+						Args:            agentArgs(opts, mounts),
 						Env:             append(env, apiServerEnv(opts)...),
 						Ports:           ports(AgentMetricsPort, AgentHealthPort),
 						LivenessProbe:   probe("/healthz"),

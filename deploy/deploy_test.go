@@ -200,7 +200,7 @@ func TestAgentIsNotPrivileged(t *testing.T) {
 	if sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) {
 		t.Fatalf("capabilities %+v: want drop ALL", sc.Capabilities)
 	}
-	want := []corev1.Capability{"BPF", "PERFMON", "DAC_READ_SEARCH", "AUDIT_READ", "SYS_PTRACE", "SYS_ADMIN"}
+	want := []corev1.Capability{"BPF", "PERFMON", "DAC_READ_SEARCH", "AUDIT_READ"}
 	if !slices.Equal(sc.Capabilities.Add, want) {
 		t.Errorf("capabilities added %v, want exactly %v", sc.Capabilities.Add, want)
 	}
@@ -226,9 +226,23 @@ func TestAgentIsNotPrivileged(t *testing.T) {
 	}
 }
 
+// clusterSH are the options that scripts/cluster.sh deploys the agent
+// with: each kubelet's seccomp root and CRI socket in its own directory of
+// /var/lib/sysrec-test/cluster, which holds the cluster's CA key too.
+var clusterSH = Options{
+	Image:           "localhost/sysrec:dev",
+	ImagePullPolicy: corev1.PullNever,
+	SeccompRoot:     "/var/lib/sysrec-test/cluster/$(NODE_NAME)/kubelet/seccomp",
+	RuntimeEndpoint: "unix:///var/lib/sysrec-test/cluster/$(NODE_NAME)/cri.sock",
+	PodCgroupRoots:  []string{"/$(NODE_NAME)/kubepods"},
+	APIServer:       "127.0.0.1:6443",
+}
+
+// mount is one of the agent's mounts: host is the hostPath volume's path
+// (or emptyDir), sub its subPathExpr, ctr the mountPath.
 type mount struct {
-	host, ctr string
-	readOnly  bool
+	host, sub, ctr string
+	readOnly       bool
 }
 
 func mounts(t *testing.T, ds *appsv1.DaemonSet) []mount {
@@ -236,21 +250,32 @@ func mounts(t *testing.T, ds *appsv1.DaemonSet) []mount {
 	pod := ds.Spec.Template.Spec
 	vols := map[string]corev1.Volume{}
 	for _, v := range pod.Volumes {
+		if _, dup := vols[v.Name]; dup {
+			t.Errorf("volume %s declared twice", v.Name)
+		}
 		vols[v.Name] = v
 	}
 	var out []mount
 	used := map[string]bool{}
+	hostPaths := map[string]string{}
 	for _, vm := range pod.Containers[0].VolumeMounts {
 		v, ok := vols[vm.Name]
 		if !ok {
 			t.Fatalf("mount of volume %s, which is not declared", vm.Name)
 		}
 		used[vm.Name] = true
+		if vm.SubPath != "" || vm.MountPropagation != nil {
+			t.Errorf("mount %+v: want subPathExpr only, no subPath or propagation", vm)
+		}
 		switch {
 		case v.HostPath != nil:
-			out = append(out, mount{v.HostPath.Path, vm.MountPath, vm.ReadOnly})
+			if other, ok := hostPaths[v.HostPath.Path]; ok && other != v.Name {
+				t.Errorf("volumes %s and %s are both hostPath %s: want one", other, v.Name, v.HostPath.Path)
+			}
+			hostPaths[v.HostPath.Path] = v.Name
+			out = append(out, mount{v.HostPath.Path, vm.SubPathExpr, vm.MountPath, vm.ReadOnly})
 		case v.EmptyDir != nil:
-			out = append(out, mount{"emptyDir", vm.MountPath, vm.ReadOnly})
+			out = append(out, mount{"emptyDir", vm.SubPathExpr, vm.MountPath, vm.ReadOnly})
 		default:
 			t.Errorf("volume %s is neither a hostPath nor an emptyDir", v.Name)
 		}
@@ -263,57 +288,160 @@ func mounts(t *testing.T, ds *appsv1.DaemonSet) []mount {
 	return out
 }
 
+// hostPathType returns the type of the hostPath volume of path.
+func hostPathType(t *testing.T, ds *appsv1.DaemonSet, path string) corev1.HostPathType {
+	t.Helper()
+	for _, v := range ds.Spec.Template.Spec.Volumes {
+		if v.HostPath != nil && v.HostPath.Path == path {
+			if v.HostPath.Type == nil {
+				t.Fatalf("hostPath volume %s has no type", path)
+			}
+			return *v.HostPath.Type
+		}
+	}
+	t.Fatalf("no hostPath volume %s", path)
+	return ""
+}
+
 func TestAgentMounts(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		opts Options
 		want []mount
+		// types of the hostPath volumes other than /sys/fs/cgroup.
+		types map[string]corev1.HostPathType
 	}{
 		{"defaults", Options{}, []mount{
-			{"/sys/fs/cgroup", HostCgroupFS, true},
-			{"/run/containerd", "/run/containerd", false},
-			{"/var/lib/kubelet/seccomp", "/var/lib/kubelet/seccomp", false},
-			{"emptyDir", "/tmp", false},
+			{"/sys/fs/cgroup", "", HostCgroupFS, true},
+			{"/run/containerd", "", "/host/cri", true},
+			{"/var/lib/kubelet/seccomp", "", "/host/seccomp", false},
+			{"emptyDir", "", "/tmp", false},
+		}, map[string]corev1.HostPathType{
+			"/run/containerd":          corev1.HostPathDirectory,
+			"/var/lib/kubelet/seccomp": corev1.HostPathDirectoryOrCreate,
+		}},
+		{"cluster.sh", clusterSH, []mount{
+			// The seccomp root and the CRI socket share the volume of the
+			// node directories' parent, but mount only their own paths.
+			{"/sys/fs/cgroup", "", HostCgroupFS, true},
+			{"/var/lib/sysrec-test/cluster", "$(NODE_NAME)/cri.sock", "/host/cri/cri.sock", true},
+			{"/var/lib/sysrec-test/cluster", "$(NODE_NAME)/kubelet/seccomp", "/host/seccomp", false},
+			{"emptyDir", "", "/tmp", false},
+		}, map[string]corev1.HostPathType{
+			"/var/lib/sysrec-test/cluster": corev1.HostPathDirectory,
 		}},
 		{"test cluster", testCluster, []mount{
-			// The seccomp root and the CRI socket share the per-node prefix.
-			{"/sys/fs/cgroup", HostCgroupFS, true},
-			{"/run/sysrec-test", "/run/sysrec-test", false},
-			{"/var/lib/sysrec-test/cluster", "/var/lib/sysrec-test/cluster", false},
-			{"emptyDir", "/tmp", false},
+			{"/sys/fs/cgroup", "", HostCgroupFS, true},
+			{"/run/sysrec-test", "containerd-$(NODE_NAME)/containerd.sock", "/host/containerd/containerd.sock", true},
+			{"/var/lib/sysrec-test/cluster", "$(NODE_NAME)/containerd/containerd.sock", "/host/cri/containerd.sock", true},
+			{"/var/lib/sysrec-test/cluster", "$(NODE_NAME)/kubelet/seccomp", "/host/seccomp", false},
+			{"emptyDir", "", "/tmp", false},
+		}, map[string]corev1.HostPathType{
+			"/run/sysrec-test":             corev1.HostPathDirectory,
+			"/var/lib/sysrec-test/cluster": corev1.HostPathDirectory,
 		}},
 		{"socket below the seccomp root", Options{SeccompRoot: "/srv/node/", RuntimeEndpoint: "/srv/node/crio/crio.sock", ContainerdAddress: "unix:///srv/node/crio/../containerd/containerd.sock"}, []mount{
-			{"/sys/fs/cgroup", HostCgroupFS, true},
-			{"/srv/node", "/srv/node", false},
-			{"emptyDir", "/tmp", false},
+			{"/sys/fs/cgroup", "", HostCgroupFS, true},
+			{"/srv/node", "", "/host/seccomp", false},
+			{"/srv/node/containerd", "", "/host/containerd", true},
+			{"/srv/node/crio", "", "/host/cri", true},
+			{"emptyDir", "", "/tmp", false},
+		}, map[string]corev1.HostPathType{
+			"/srv/node":            corev1.HostPathDirectoryOrCreate,
+			"/srv/node/containerd": corev1.HostPathDirectory,
+			"/srv/node/crio":       corev1.HostPathDirectory,
 		}},
-		{"variable inside a name", Options{SeccompRoot: "/var/lib/kubelet-$(NODE_NAME)/seccomp", RuntimeEndpoint: "unix:///run/containerd-$(NODE_NAME).sock"}, []mount{
-			{"/sys/fs/cgroup", HostCgroupFS, true},
-			{"/run", "/run", false},
-			{"/var/lib", "/var/lib", false},
-			{"emptyDir", "/tmp", false},
+		{"both sockets in one directory", Options{ContainerdAddress: DefaultRuntimeEndpoint}, []mount{
+			{"/sys/fs/cgroup", "", HostCgroupFS, true},
+			{"/run/containerd", "", "/host/containerd", true},
+			{"/run/containerd", "", "/host/cri", true},
+			{"/var/lib/kubelet/seccomp", "", "/host/seccomp", false},
+			{"emptyDir", "", "/tmp", false},
+		}, nil},
+		{"variable inside a name", Options{SeccompRoot: "/var/lib/kubelet-$(NODE_NAME)/seccomp/", RuntimeEndpoint: "unix:///run/containerd-$(NODE_NAME).sock"}, []mount{
+			{"/sys/fs/cgroup", "", HostCgroupFS, true},
+			{"/run", "containerd-$(NODE_NAME).sock", "/host/cri/cri.sock", true},
+			{"/var/lib", "kubelet-$(NODE_NAME)/seccomp", "/host/seccomp", false},
+			{"emptyDir", "", "/tmp", false},
+		}, map[string]corev1.HostPathType{
+			"/run":     corev1.HostPathDirectory,
+			"/var/lib": corev1.HostPathDirectory,
+		}},
+		{"seccomp root above a variable socket", Options{SeccompRoot: "/srv/nodes", RuntimeEndpoint: "/srv/nodes/$(NODE_NAME)/crio.sock"}, []mount{
+			{"/srv/nodes", "", "/host/seccomp", false},
+			{"/srv/nodes", "$(NODE_NAME)/crio.sock", "/host/cri/crio.sock", true},
+			{"/sys/fs/cgroup", "", HostCgroupFS, true},
+			{"emptyDir", "", "/tmp", false},
+		}, map[string]corev1.HostPathType{
+			"/srv/nodes": corev1.HostPathDirectoryOrCreate,
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ds := find[*appsv1.DaemonSet](t, decoded(t, tc.opts), AgentName)
 			got := mounts(t, ds)
-			slices.SortFunc(got, func(a, b mount) int { return strings.Compare(a.host, b.host) })
-			slices.SortFunc(tc.want, func(a, b mount) int { return strings.Compare(a.host, b.host) })
+			byPath := func(a, b mount) int { return strings.Compare(a.host+" "+a.ctr, b.host+" "+b.ctr) }
+			slices.SortFunc(got, byPath)
+			slices.SortFunc(tc.want, byPath)
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("mounts:\n got %+v\nwant %+v", got, tc.want)
 			}
-			// Every path that the agent is given is inside a mount, once
-			// Kubernetes has put the node's name in.
-			args := ds.Spec.Template.Spec.Containers[0].Args
-			for _, arg := range args {
-				name, value, _ := strings.Cut(arg, "=")
-				if !slices.Contains([]string{"--seccomp-root", "--runtime-endpoint", "--containerd-address", "--cgroup-fs"}, name) {
+			for p, want := range tc.types {
+				if typ := hostPathType(t, ds, p); typ != want {
+					t.Errorf("hostPath %s is of type %s, want %s", p, typ, want)
+				}
+			}
+
+			// No mount of the directory above a $(VAR): each mount of its
+			// volume has a subPathExpr, which names the node.
+			for _, p := range []string{tc.opts.SeccompRoot, tc.opts.RuntimeEndpoint, tc.opts.ContainerdAddress} {
+				i := strings.Index(p, "$(")
+				if i < 0 {
 					continue
 				}
-				p := path.Clean(strings.ReplaceAll(strings.TrimPrefix(value, "unix://"), "$(NODE_NAME)", "node-a"))
-				if !slices.ContainsFunc(got, func(m mount) bool { return m.ctr != "/tmp" && (p == m.ctr || strings.HasPrefix(p, m.ctr+"/")) }) {
-					t.Errorf("%s: %s is in no mount", arg, p)
+				prefix := path.Clean(strings.TrimPrefix(p[:strings.LastIndex(p[:i], "/")+1], "unix://"))
+				for _, m := range got {
+					if m.host == prefix && !strings.Contains(m.sub, "$(NODE_NAME)") && m.ctr != HostSeccompRoot {
+						t.Errorf("%s: mount %+v exposes %s beyond the node's own files", p, m, prefix)
+					}
 				}
+			}
+
+			// The agent is given the container's paths, each a mountPath or,
+			// for a socket whose directory is mounted, in one.
+			ctr := map[string]mount{}
+			for _, m := range got {
+				ctr[m.ctr] = m
+			}
+			given := map[string]string{}
+			for _, arg := range ds.Spec.Template.Spec.Containers[0].Args {
+				name, value, _ := strings.Cut(arg, "=")
+				switch name {
+				case "--seccomp-root", "--runtime-endpoint", "--containerd-address", "--cgroup-fs":
+					given[name] = value
+				default:
+					continue
+				}
+				if strings.Contains(value, "$(") {
+					t.Errorf("%s: a path of the node, for the container's", arg)
+				}
+				p := strings.TrimPrefix(value, "unix://")
+				if name != "--cgroup-fs" && name != "--seccomp-root" && !strings.HasPrefix(value, "unix:///") {
+					t.Errorf("%s: want a unix:// URL", arg)
+				}
+				m, ok := ctr[p]
+				if !ok {
+					m, ok = ctr[path.Dir(p)]
+					ok = ok && m.sub == "" && name != "--seccomp-root" && name != "--cgroup-fs"
+				}
+				if !ok {
+					t.Errorf("%s: %s is no mountPath (nor a socket in a directory mounted)", arg, p)
+				} else if m.readOnly != (name != "--seccomp-root") {
+					t.Errorf("%s: mount %+v read-only %v", arg, m, m.readOnly)
+				}
+			}
+			if given["--seccomp-root"] != HostSeccompRoot || !strings.HasPrefix(given["--runtime-endpoint"], "unix://"+HostCRIDir+"/") ||
+				(tc.opts.ContainerdAddress != "") != strings.HasPrefix(given["--containerd-address"], "unix://"+HostContainerdDir+"/") {
+				t.Errorf("paths given %v", given)
 			}
 		})
 	}
@@ -325,9 +453,9 @@ func TestAgentArgs(t *testing.T) {
 	want := []string{
 		"agent",
 		"--node-name=$(NODE_NAME)",
-		"--seccomp-root=/var/lib/sysrec-test/cluster/$(NODE_NAME)/kubelet/seccomp",
-		"--runtime-endpoint=unix:///var/lib/sysrec-test/cluster/$(NODE_NAME)/containerd/containerd.sock",
-		"--containerd-address=/run/sysrec-test/containerd-$(NODE_NAME)/containerd.sock",
+		"--seccomp-root=/host/seccomp",
+		"--runtime-endpoint=unix:///host/cri/containerd.sock",
+		"--containerd-address=unix:///host/containerd/containerd.sock",
 		"--pod-cgroup-root=$(NODE_NAME)/kubepods",
 		"--pod-cgroup-root=kubepods.slice",
 		"--cgroup-fs=/host/sys/fs/cgroup",
@@ -351,6 +479,12 @@ func TestAgentArgs(t *testing.T) {
 	}
 	if c.Image != testCluster.Image || c.ImagePullPolicy != corev1.PullNever {
 		t.Errorf("image %s %s", c.Image, c.ImagePullPolicy)
+	}
+
+	prod := find[*appsv1.DaemonSet](t, decoded(t, Options{}), AgentName).Spec.Template.Spec.Containers[0].Args
+	if !slices.Contains(prod, "--seccomp-root=/host/seccomp") || !slices.Contains(prod, "--runtime-endpoint=unix:///host/cri/containerd.sock") ||
+		slices.ContainsFunc(prod, func(a string) bool { return strings.HasPrefix(a, "--containerd-address") }) {
+		t.Errorf("default args %q", prod)
 	}
 }
 
@@ -617,6 +751,9 @@ func TestValidate(t *testing.T) {
 		{Options{RuntimeEndpoint: "unix://run/containerd.sock"}, "want an absolute path"},
 		{Options{RuntimeEndpoint: "/containerd.sock"}, "whole /"},
 		{Options{ContainerdAddress: "containerd.sock"}, `containerd address "containerd.sock"`},
+		{Options{ContainerdAddress: "unix:///$(NODE_NAME).sock"}, "whole /"},
+		{Options{SeccompRoot: "/srv/$(NODE_NAME)/../seccomp"}, "want no .. after the $("},
+		{Options{RuntimeEndpoint: "unix:///run/containerd/"}, "want a socket's path"},
 		{Options{PodCgroupRoots: []string{""}}, "pod cgroup root"},
 		{Options{PodCgroupRoots: []string{"../x"}}, "pod cgroup root"},
 		{Options{APIServer: "10.0.0.1"}, `API server "10.0.0.1": want host:port`},
@@ -632,8 +769,10 @@ func TestValidate(t *testing.T) {
 			t.Errorf("%+v: Validate says %v, Objects %v", tc.opts, verr, err)
 		}
 	}
-	if err := testCluster.Validate(); err != nil {
-		t.Errorf("test cluster options: %v", err)
+	for _, opts := range []Options{testCluster, clusterSH} {
+		if err := opts.Validate(); err != nil {
+			t.Errorf("%+v: %v", opts, err)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/sysrec/sysrec/api/v1alpha1"
 	"github.com/sysrec/sysrec/containers"
 	"github.com/sysrec/sysrec/cri"
+	"github.com/sysrec/sysrec/internal/memtrim"
 	"github.com/sysrec/sysrec/profiles"
 	"github.com/sysrec/sysrec/profiles/kubelet"
 	"github.com/sysrec/sysrec/recorder"
@@ -111,6 +113,23 @@ func runAgent(c *cli.Context) error {
 		return err
 	}
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error { return ag.WatchViolations(ctx, procs) })); err != nil {
+		return err
+	}
+	// Once the agent has reported, what only start-up used (the kernel's
+	// BTF, the executable's init code and data) goes back to the kernel:
+	// the agent runs on every node for good, and its RSS should be its
+	// working set.
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		select {
+		case <-ctx.Done():
+		case <-ag.ReadyC():
+			debug.FreeOSMemory()
+			if _, err := memtrim.Executable(); err != nil {
+				log.Warn("handing back the start-up pages", "err", err)
+			}
+		}
+		return nil
+	})); err != nil {
 		return err
 	}
 	log.Info("node agent running", "node", node, "roots", rec.Roots, "seccomp-root", c.String("seccomp-root"))

@@ -95,7 +95,7 @@ func TestExportDeploy(t *testing.T) {
 			t.Fatalf("no DaemonSet in namespace sysrec-test:\n%s", res.stdout)
 		}
 		c := ds.Spec.Template.Spec.Containers[0]
-		if c.Image != opts.Image || c.ImagePullPolicy != corev1.PullNever || !slices.Contains(c.Args, "--seccomp-root="+opts.SeccompRoot) {
+		if c.Image != opts.Image || c.ImagePullPolicy != corev1.PullNever || !slices.Contains(c.Args, "--seccomp-root="+deploy.HostSeccompRoot) || !slices.Contains(c.Args, "--runtime-endpoint=unix://"+deploy.HostCRIDir+"/containerd.sock") {
 			t.Errorf("agent container %s %s %q", c.Image, c.ImagePullPolicy, c.Args)
 		}
 	})
