@@ -164,7 +164,7 @@ func webDeployment(ns string) *appsv1.Deployment {
 					Containers: []corev1.Container{{
 						Name: "app", Image: image, ImagePullPolicy: corev1.PullNever,
 						Command: []string{"/bin/sh", "-c", script},
-						Env: []corev1.EnvVar{{Name: "NODE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}}},
+						Env:     []corev1.EnvVar{{Name: "NODE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}}},
 					}},
 				},
 			},
