@@ -5,7 +5,9 @@
 // start, against `strace -f`, on a command that does nearly nothing; and
 // what `sysrec record --containers` costs a node whose containers come and
 // go: per container start, and in memory over a long churn of container
-// cgroups through one session. `make bench` runs it as root.
+// cgroups through one session; and, when -phases names agent, what the
+// Kubernetes node agent costs a node of the test cluster and how soon its
+// merged profiles reach every node. `make bench` runs it as root.
 //
 // The machine is noisy, so every figure comes from several rounds in which
 // the tracers take turns on the same workload, and ratios are taken round
@@ -39,6 +41,9 @@ type config struct {
 	phases  string
 	tracers string
 	churn   int
+	// The agent phase's.
+	agentPods   int
+	agentWindow time.Duration
 }
 
 func main() {
@@ -49,9 +54,11 @@ func main() {
 	flag.IntVar(&c.threads, "threads", 4, "threads of the multi-threaded workload")
 	flag.IntVar(&c.files, "files", 5000, "files in the tree that tar reads")
 	flag.IntVar(&c.churn, "churn", 20000, "the churn phase runs `N` container cgroups through one sysrec record --containers session")
+	flag.IntVar(&c.agentPods, "agent-pods", 100, "the agent phase measures the node agents with `N` pods running, spread over the nodes")
+	flag.DurationVar(&c.agentWindow, "agent-window", time.Minute, "the agent phase samples each agent's RSS and CPU over `DURATION`, idle and loaded")
 	flag.StringVar(&c.sysrec, "sysrec", "bin/sysrec", "sysrec binary to measure")
 	flag.StringVar(&c.out, "o", "docs/benchmarks.md", "also write the report to `FILE` (empty: stdout only)")
-	flag.StringVar(&c.phases, "phases", strings.Join(allPhases, ","), "comma-separated `PHASES` to run: "+strings.Join(allPhases, ", "))
+	flag.StringVar(&c.phases, "phases", strings.Join(allPhases, ","), "comma-separated `PHASES` to run: "+strings.Join(slices.Concat(allPhases, extraPhases), ", ")+" ("+strings.Join(extraPhases, ", ")+" only when named)")
 	flag.StringVar(&c.tracers, "tracers", strings.Join(allTracers, ","), "comma-separated `TRACERS` to measure")
 	flag.Parse()
 	if err := run(context.Background(), c); err != nil {
@@ -63,14 +70,19 @@ func main() {
 // allPhases names every phase, in the order they run.
 var allPhases = []string{"wall", "kernel", "cost", "startup", "churn"}
 
+// extraPhases run only when -phases names them, after allPhases: agent
+// measures the Kubernetes node agent on the test cluster
+// (scripts/cluster.sh), which a plain `make bench` should not start.
+var extraPhases = []string{"agent"}
+
 func run(ctx context.Context, c config) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("the benchmark loads BPF programs: run it as root")
 	}
 	phases := strings.Split(c.phases, ",")
 	for _, p := range phases {
-		if !slices.Contains(allPhases, p) {
-			return fmt.Errorf("unknown phase %q: want some of %s", p, strings.Join(allPhases, ","))
+		if !slices.Contains(allPhases, p) && !slices.Contains(extraPhases, p) {
+			return fmt.Errorf("unknown phase %q: want some of %s", p, strings.Join(slices.Concat(allPhases, extraPhases), ","))
 		}
 	}
 	sysrec, err := filepath.Abs(c.sysrec)
@@ -80,9 +92,9 @@ func run(ctx context.Context, c config) error {
 	if _, err := os.Stat(sysrec); err != nil {
 		return fmt.Errorf("sysrec binary: %w: run make build first", err)
 	}
-	// The start-up and churn phases need neither the workloads nor the
-	// tracers.
-	workloads := slices.ContainsFunc(phases, func(p string) bool { return p != "startup" && p != "churn" })
+	// The start-up, churn and agent phases need neither the workloads nor
+	// the tracers.
+	workloads := slices.ContainsFunc(phases, func(p string) bool { return p != "startup" && p != "churn" && p != "agent" })
 	env, err := newEnv(c, sysrec, workloads)
 	if err != nil {
 		return err
@@ -120,6 +132,12 @@ func run(ctx context.Context, c config) error {
 		}
 		progress("measuring container churn: %d rounds of %d container starts with and without sysrec record --containers, then %d through one session", c.rounds, min(churnBatch, c.churn), c.churn)
 		if rep.churn, err = measureChurn(ctx, env, c.churn, c.rounds); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(phases, "agent") {
+		progress("measuring the node agent on the test cluster: idle and with %d pods over %s each, then %d rounds of profile latency", c.agentPods, c.agentWindow, c.rounds)
+		if rep.agent, err = measureAgent(ctx, c.agentPods, c.agentWindow, c.rounds); err != nil {
 			return err
 		}
 	}

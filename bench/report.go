@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sysrec/sysrec/agent"
 )
 
 type report struct {
@@ -21,6 +23,7 @@ type report struct {
 	cost      *costResult
 	startup   *startupResult
 	churn     *churnResult
+	agent     *agentResult
 }
 
 func median[T int64 | float64 | time.Duration](xs []T) T {
@@ -80,6 +83,9 @@ func (r *report) String() string {
 	}
 	if r.churn != nil {
 		r.writeChurn(&b)
+	}
+	if r.agent != nil {
+		r.writeAgent(&b)
 	}
 	r.writeTargets(&b)
 	return b.String()
@@ -170,6 +176,40 @@ func (r *report) writeChurn(b *strings.Builder) {
 		c.recorded, c.containers, c.profiles, d.LostTasks, d.OutOfRange, d.TargetMissing, d.CgroupsFull, d.EventsLost)
 }
 
+func (r *report) writeAgent(b *strings.Builder) {
+	a := r.agent
+	b.WriteString("\n## Node agent\n\n")
+	fmt.Fprintf(b, "`sysrec agent` (images: %s) on %s (scripts/cluster.sh: %s on one machine), from each agent's own /metrics: RSS is the largest `process_resident_memory_bytes` read (every %s, as a Prometheus would) and CPU the increase of `process_cpu_seconds_total` over %s of wall time. Idle: no pod but sysrec's own%s. Loaded: %d pods (busybox, `cat /proc/self/stat` then `sleep 1` in a loop; %s) recorded by one SyscallRecording, sampled once every agent tracks them and their merged profile is installed on every node.\n\n",
+		strings.Join(a.images, ", "), a.clusterNote, strings.Join(a.nodes, " and "), agentScrape, a.window, map[bool]string{true: fmt.Sprintf(" (but %d other pods were running)", a.otherPods)}[a.otherPods > 0], a.pods, perNode(a))
+	b.WriteString("| node | | RSS | Go heap in use | CPU (% of a core) | containers tracked |\n|---|---|---:|---:|---:|---:|\n")
+	for _, n := range a.nodes {
+		for _, side := range []struct {
+			name string
+			s    agentSample
+		}{{"idle", a.idle[n]}, {"loaded", a.loaded[n]}} {
+			s := side.s
+			fmt.Fprintf(b, "| %s | %s | %.1f MiB | %.1f MiB | %.2f | %d |\n", n, side.name, s.rssBytes/(1<<20), s.heap/(1<<20), s.cpuPct, s.tracked)
+		}
+	}
+	var costs []string
+	for _, n := range a.nodes {
+		costs = append(costs, fmt.Sprintf("%.1f ms on %s", ms(a.scrapeCPU[n]), n))
+	}
+	fmt.Fprintf(b, "\nOne read of /metrics costs the agent %s of CPU (%d reads back to back; the CPU figures above include theirs).\n", strings.Join(costs, " and "), agentScrapes)
+	if len(a.latency) > 0 {
+		fmt.Fprintf(b, "\nFrom a replica's start to the merged profile on every node, over %d rounds (the loaded pods still running): median %s, fastest %s, slowest %s. Each round creates a SyscallRecording, then a 2-replica Deployment (one per node) whose container calls sync(2) first thing; it runs from the later replica's start (its container's first process, /proc/1/stat, 10 ms) to the first read of the recording (every %s) whose profile holds sync, merged from both nodes and installed on both. The agents report every %s (and at once when a recording changes), and each round starts at a random point of that period.\n",
+			len(a.latency), median(a.latency).Round(10*time.Millisecond), minOf(a.latency).Round(10*time.Millisecond), maxOf(a.latency).Round(10*time.Millisecond), agentPoll, agent.DefaultInterval)
+	}
+}
+
+func perNode(a *agentResult) string {
+	var parts []string
+	for _, n := range a.nodes {
+		parts = append(parts, fmt.Sprintf("%d on %s", a.perNode[n], n))
+	}
+	return strings.Join(parts, ", ")
+}
+
 // writeTargets checks the targets that the phases run measured.
 func (r *report) writeTargets(b *strings.Builder) {
 	if r.wall != nil && len(r.wall.rssKiB) > 0 {
@@ -207,6 +247,16 @@ func (r *report) writeTargets(b *strings.Builder) {
 			fmt.Sprintf("%d recorded in %d profiles, drops %s", c.recorded, c.profiles, map[bool]string{true: "some", false: "none"}[c.drops.Any()]),
 			c.recorded == c.containers && c.profiles == min(c.containers, churnWorkloads) && !c.drops.Any())
 	}
+	if a := r.agent; a != nil {
+		var rss, cpu float64
+		var each []string
+		for _, n := range a.nodes {
+			rss, cpu = max(rss, a.idle[n].rssBytes), max(cpu, a.idle[n].cpuPct)
+			each = append(each, fmt.Sprintf("%s %.1f MiB, %.2f%%", n, a.idle[n].rssBytes/(1<<20), a.idle[n].cpuPct))
+		}
+		check("idle node agent: RSS ≤ 50 MiB", strings.Join(each, "; "), rss <= 50<<20)
+		check("idle node agent: CPU ≤ 1% of a core", strings.Join(each, "; "), cpu <= 1)
+	}
 	if rows.Len() == 0 {
 		return
 	}
@@ -227,6 +277,14 @@ func tracerOrder(walls map[string][]time.Duration) []string {
 		}
 	}
 	return out
+}
+
+func minOf(ds []time.Duration) time.Duration {
+	m := maxOf(ds)
+	for _, d := range ds {
+		m = min(m, d)
+	}
+	return m
 }
 
 func maxOf(ds []time.Duration) time.Duration {
