@@ -173,17 +173,41 @@ func readKmsg(ctx context.Context, path string, follow bool, fn func(string) err
 }
 
 // waitReadable returns when fd has data, or ctx.Err() when ctx is done.
+// It sleeps in poll(2) until one of the two happens (ctx's end is an
+// eventfd's write), so that a follower that waits for days wakes for
+// nothing else.
 func waitReadable(ctx context.Context, fd int) error {
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return fmt.Errorf("waiting for the kernel log: %w", err)
+	}
+	woken := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(woken)
+		unix.Write(efd, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+	})
+	defer func() {
+		if !stop() {
+			<-woken // the write must be done before efd is closed
 		}
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, 100)
-		if err != nil && !errors.Is(err, unix.EINTR) {
+		unix.Close(efd)
+	}()
+	for {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(efd), Events: unix.POLLIN}}
+		_, err := unix.Poll(fds, -1)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("waiting for the kernel log: %w", err)
 		}
-		if n > 0 {
+		if fds[1].Revents != 0 {
+			return ctx.Err()
+		}
+		if fds[0].Revents != 0 {
 			return nil
 		}
 	}
