@@ -1,8 +1,11 @@
 package recorder
 
 import (
+	"errors"
 	"fmt"
 	"sort"
+
+	"github.com/cilium/ebpf"
 
 	"github.com/sysrec/sysrec/bpf"
 	"github.com/sysrec/sysrec/syscalls"
@@ -70,23 +73,48 @@ func (t *Target) Recording() (*Recording, error) {
 // liveEntries holds, by tag, the union of the running tasks' own entries.
 type liveEntries map[uint32][len(bpf.TaskSlot{}.Syscalls)]uint64
 
-// liveEntries reads every task entry once.
+// liveEntries reads every task entry once, a batch of entries per
+// syscall where the kernel can (array maps since 5.6): the map has
+// DefaultTaskSlots entries, and one lookup each, every snapshot, was
+// most of a node agent's idle CPU.
 func (r *Recorder) liveEntries() (liveEntries, error) {
 	out := liveEntries{}
-	var (
-		key  uint32
-		slot bpf.TaskSlot
-	)
-	it := r.objs.TaskSlots.Iterate()
-	for it.Next(&key, &slot) {
+	add := func(slot *bpf.TaskSlot) {
 		if slot.Task == 0 {
-			continue
+			return
 		}
 		words := out[slot.Tag]
 		for i, w := range slot.Syscalls {
 			words[i] |= w
 		}
 		out[slot.Tag] = words
+	}
+	const batch = 512
+	keys := make([]uint32, batch)
+	slots := make([]bpf.TaskSlot, batch)
+	var cursor ebpf.MapBatchCursor
+	for {
+		n, err := r.objs.TaskSlots.BatchLookup(&cursor, keys, slots, nil)
+		for i := range slots[:n] {
+			add(&slots[i])
+		}
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return out, nil // the last batch
+		}
+		if errors.Is(err, ebpf.ErrNotSupported) && len(out) == 0 && n == 0 {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading task entries: %w", err)
+		}
+	}
+	var (
+		key  uint32
+		slot bpf.TaskSlot
+	)
+	it := r.objs.TaskSlots.Iterate()
+	for it.Next(&key, &slot) {
+		add(&slot)
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("reading task entries: %w", err)

@@ -62,6 +62,7 @@ func managerFlags(metricsPort, healthPort int) []cli.Flag {
 		kubeconfigFlag,
 		&cli.StringFlag{Name: "metrics-address", Value: fmt.Sprintf(":%d", metricsPort), Usage: "serve Prometheus metrics at `ADDRESS`/metrics (\"0\" for none)"},
 		&cli.StringFlag{Name: "health-address", Value: fmt.Sprintf(":%d", healthPort), Usage: "serve /healthz and /readyz at `ADDRESS`"},
+		&cli.StringFlag{Name: "pprof-address", Usage: "serve Go's /debug/pprof at `ADDRESS` (default: none)"},
 	}
 }
 
@@ -77,6 +78,7 @@ func newManager(c *cli.Context, log *slog.Logger, opts manager.Options, ready he
 	}
 	opts.Metrics = metricsserver.Options{BindAddress: c.String("metrics-address")}
 	opts.HealthProbeBindAddress = c.String("health-address")
+	opts.PprofBindAddress = c.String("pprof-address")
 	opts.Logger = logr.FromSlogHandler(log.Handler())
 	grace := 20 * time.Second
 	opts.GracefulShutdownTimeout = &grace
