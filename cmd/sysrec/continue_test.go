@@ -40,6 +40,10 @@ func TestRecordContainersFlushAndContinue(t *testing.T) {
 		if !slices.Contains(allowed(p), "uname") {
 			return fmt.Errorf("flushed profile: got %v, want uname", allowed(p))
 		}
+		// A flush writes the profiles, then the index: wait for both.
+		if idx, err := tree.ReadIndex(out); err != nil || len(idx.Profiles) != 1 {
+			return fmt.Errorf("flushed index: %v, %v", idx, err)
+		}
 		return nil
 	})
 	if err := cmd.Process.Kill(); err != nil {

@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -80,6 +81,7 @@ func newManager(c *cli.Context, log *slog.Logger, opts manager.Options, ready he
 	opts.HealthProbeBindAddress = c.String("health-address")
 	opts.PprofBindAddress = c.String("pprof-address")
 	opts.Logger = logr.FromSlogHandler(log.Handler())
+	ctrllog.SetLogger(opts.Logger)
 	grace := 20 * time.Second
 	opts.GracefulShutdownTimeout = &grace
 	mgr, err := ctrl.NewManager(cfg, opts)

@@ -6,8 +6,10 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // DefaultKubeBin is where scripts/kube-build.sh puts the Kubernetes and
@@ -40,6 +42,9 @@ func KubeAPI(t testing.TB) *rest.Config {
 			Skip(t, "no %s in %s: run scripts/kube-build.sh", b, dir)
 		}
 	}
+	// controller-runtime complains, with a stack, when its global logger
+	// is never set; the tests have nothing to say through it.
+	ctrllog.SetLogger(logr.Discard())
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: dir,
 		CRDDirectoryPaths:     []string{filepath.Join(RepoRoot(), "deploy", "crd")},
