@@ -50,12 +50,15 @@ func Parse(localhost string) (namespace, name, container string, ok bool) {
 		return "", "", "", false
 	}
 	container, ok = strings.CutSuffix(parts[3], ".json")
+	if !ok {
+		return "", "", "", false
+	}
 	for _, p := range []string{parts[1], parts[2], container} {
 		if p == "" || p == "." || p == ".." {
 			return "", "", "", false
 		}
 	}
-	return parts[1], parts[2], container, ok
+	return parts[1], parts[2], container, true
 }
 
 // Action is the default action of a stage's profiles.
