@@ -29,12 +29,14 @@ func (a *Agent) Violation(ctx context.Context, procs ProcessNamer, r violations.
 	}
 	c := procs.Container(ctx, r.PID)
 	if c == nil || c.PodName == "" {
+		a.log.Debug("a seccomp record of a process in no known container", "pid", r.PID, "comm", r.Comm, "syscall", r.Syscall, "container", c)
 		a.opts.Metrics.countUnattributed()
 		return false
 	}
 	var pod corev1.Pod
 	if err := a.opts.Client.Get(ctx, types.NamespacedName{Namespace: c.PodNamespace, Name: c.PodName}, &pod); err != nil {
 		// Not a pod of this node (the cache holds those only), or gone.
+		a.log.Debug("a seccomp record of a process in no pod of this node", "pid", r.PID, "pod", c.PodNamespace+"/"+c.PodName, "syscall", r.Syscall, "err", err)
 		a.opts.Metrics.countUnattributed()
 		return false
 	}

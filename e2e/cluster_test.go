@@ -272,7 +272,13 @@ func probe(t *testing.T, c client.Client, ns, name, node, localhost string) (int
 			SecurityContext: &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: &localhost}},
 			Containers: []corev1.Container{{
 				Name: "app", Image: image, ImagePullPolicy: corev1.PullNever,
-				Command:                  []string{"/bin/sh", "-c", "mkdir /tmp/probe 2>/dev/termination-log"},
+				// busybox forks each mkdir, which exits at once, and the
+				// agent names the process of an audit record through
+				// /proc: one that has gone by then is counted as
+				// unattributed (see README). So the probe tries again,
+				// and the test asks for one attributed record of ten.
+				Command: []string{"/bin/sh", "-c", "mkdir /tmp/probe 2>/dev/termination-log; rc=$?; " +
+					"for i in 1 2 3 4 5 6 7 8 9; do mkdir /tmp/probe$i 2>/dev/null; sleep 0.3; done; exit $rc"},
 				TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 			}},
 		},
