@@ -11,14 +11,13 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sysrec/sysrec/api/v1alpha1"
 	"github.com/sysrec/sysrec/containers"
 	"github.com/sysrec/sysrec/cri"
+	"github.com/sysrec/sysrec/internal/kube"
 	"github.com/sysrec/sysrec/internal/testenv"
 	"github.com/sysrec/sysrec/profiles"
 	"github.com/sysrec/sysrec/profiles/tree"
@@ -57,14 +56,7 @@ func (f *fakeSession) set(t *testing.T, ns, workload, container string, labels m
 func kubeClient(t *testing.T) client.Client {
 	t.Helper()
 	cfg := testenv.KubeAPI(t)
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := v1alpha1.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(cfg, client.Options{Scheme: s})
+	c, err := kube.Client(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,15 +21,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sysrec/sysrec/agent"
 	"github.com/sysrec/sysrec/api/v1alpha1"
+	"github.com/sysrec/sysrec/internal/kube"
 )
 
 const (
@@ -106,14 +105,7 @@ func measureAgent(ctx context.Context, pods int, window time.Duration, rounds in
 		return nil, fmt.Errorf("reading %s: %w", kubeconfig, err)
 	}
 	cfg.QPS, cfg.Burst = 50, 100
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		return nil, err
-	}
-	if err := v1alpha1.AddToScheme(s); err != nil {
-		return nil, err
-	}
-	c, err := client.New(cfg, client.Options{Scheme: s})
+	c, err := kube.Client(cfg)
 	if err != nil {
 		return nil, err
 	}

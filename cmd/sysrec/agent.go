@@ -10,9 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/fields"
-	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -101,7 +99,11 @@ func runAgent(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := pokeOnChange(ctx, mgr, ag); err != nil {
+	recordings, err := mgr.GetCache().GetInformer(ctx, &v1alpha1.SyscallRecording{})
+	if err != nil {
+		return err
+	}
+	if err := ag.PokeOnChange(recordings); err != nil {
 		return err
 	}
 	var lookup containers.Lookup
@@ -134,26 +136,4 @@ func runAgent(c *cli.Context) error {
 	}
 	log.Info("node agent running", "node", node, "roots", rec.Roots, "seccomp-root", c.String("seccomp-root"))
 	return mgr.Start(ctx)
-}
-
-// pokeOnChange brings the agent's entries up to date as soon as a
-// recording is created or deleted, or its spec or published profiles
-// change (not on the other nodes' entries).
-func pokeOnChange(ctx context.Context, mgr manager.Manager, ag *agent.Agent) error {
-	inf, err := mgr.GetCache().GetInformer(ctx, &v1alpha1.SyscallRecording{})
-	if err != nil {
-		return err
-	}
-	_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc: func(any) { ag.Poke() },
-		UpdateFunc: func(o, n any) {
-			a, ok1 := o.(*v1alpha1.SyscallRecording)
-			b, ok2 := n.(*v1alpha1.SyscallRecording)
-			if !ok1 || !ok2 || a.Generation != b.Generation || !equality.Semantic.DeepEqual(a.Status.Profiles, b.Status.Profiles) {
-				ag.Poke()
-			}
-		},
-		DeleteFunc: func(any) { ag.Poke() },
-	})
-	return err
 }

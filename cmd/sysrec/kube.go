@@ -7,8 +7,6 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/urfave/cli/v2"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -17,7 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/sysrec/sysrec/api/v1alpha1"
+	"github.com/sysrec/sysrec/internal/kube"
 )
 
 // kubeconfigFlag is the flag of every command that talks to an API
@@ -44,18 +42,6 @@ func restConfig(c *cli.Context) (*rest.Config, error) {
 	return cfg, nil
 }
 
-// kubeScheme knows the built-in types and sysrec's.
-func kubeScheme() (*runtime.Scheme, error) {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		return nil, err
-	}
-	if err := v1alpha1.AddToScheme(s); err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
 // managerFlags are the serving flags of the long-running commands (agent
 // and controller), with their default ports.
 func managerFlags(metricsPort, healthPort int) []cli.Flag {
@@ -74,7 +60,7 @@ func newManager(c *cli.Context, log *slog.Logger, opts manager.Options, ready he
 	if err != nil {
 		return nil, err
 	}
-	if opts.Scheme, err = kubeScheme(); err != nil {
+	if opts.Scheme, err = kube.Scheme(); err != nil {
 		return nil, err
 	}
 	opts.Metrics = metricsserver.Options{BindAddress: c.String("metrics-address")}

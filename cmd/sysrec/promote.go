@@ -14,6 +14,7 @@ import (
 
 	"github.com/sysrec/sysrec/api/v1alpha1"
 	"github.com/sysrec/sysrec/controller"
+	"github.com/sysrec/sysrec/internal/kube"
 	"github.com/sysrec/sysrec/recording"
 )
 
@@ -136,11 +137,7 @@ func kubeClient(c *cli.Context) (client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	scheme, err := kubeScheme()
-	if err != nil {
-		return nil, err
-	}
-	cl, err := client.New(cfg, client.Options{Scheme: scheme})
+	cl, err := kube.Client(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("setting up the API client: %w", err)
 	}

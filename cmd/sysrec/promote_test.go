@@ -23,6 +23,7 @@ import (
 
 	"github.com/sysrec/sysrec/api/v1alpha1"
 	"github.com/sysrec/sysrec/controller"
+	"github.com/sysrec/sysrec/internal/kube"
 	"github.com/sysrec/sysrec/internal/testenv"
 	"github.com/sysrec/sysrec/recording"
 )
@@ -74,11 +75,7 @@ func freePort(t *testing.T) string {
 func TestControllerPromoteRecordingsAgainstAPIServer(t *testing.T) {
 	cfg := testenv.KubeAPI(t)
 	kubeconfig := writeKubeconfig(t, cfg)
-	scheme, err := kubeScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	c, err := kube.Client(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
