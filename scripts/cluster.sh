@@ -421,20 +421,7 @@ start_crio() {
 	# CRI-O always gives the infra container oomScoreAdj -998, and the
 	# kubelet gives Guaranteed pods -997; both need CAP_SYS_RESOURCE, which
 	# this machine lacks. This runc wrapper makes negative values 0.
-	cat >"$d/runc-wrapper" <<'SH'
-#!/bin/sh
-prev=
-for a in "$@"; do
-	case "$prev" in --bundle | -b) bundle=$a ;; esac
-	case "$a" in --bundle=* | -b=*) bundle=${a#*=} ;; esac
-	prev=$a
-done
-if [ -n "${bundle:-}" ] && [ -f "$bundle/config.json" ]; then
-	sed -i -E 's/"oomScoreAdj":( *)-[0-9]+/"oomScoreAdj":\10/g' "$bundle/config.json"
-fi
-exec /usr/sbin/runc "$@"
-SH
-	chmod +x "$d/runc-wrapper"
+	install -m 0755 "$repo/scripts/runc-nooom" "$d/runc-wrapper"
 	echo '{"default":[{"type":"insecureAcceptAnything"}]}' >"$d/policy.json"
 	cat >"$d/crio.conf" <<TOML
 [crio]

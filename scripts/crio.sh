@@ -61,20 +61,7 @@ write_config() {
 	mkdir -p "$run/conf.d" "$run/cni" "$run/exits" "$run/attach" "$run/ns" "$run/pods" "$run/runc" "$state"
 	# CRI-O always gives the infra container oomScoreAdj -998, which needs
 	# CAP_SYS_RESOURCE; this runc wrapper makes negative values 0.
-	cat >"$run/runc-wrapper" <<'SH'
-#!/bin/sh
-prev=
-for a in "$@"; do
-	case "$prev" in --bundle | -b) bundle=$a ;; esac
-	case "$a" in --bundle=* | -b=*) bundle=${a#*=} ;; esac
-	prev=$a
-done
-if [ -n "${bundle:-}" ] && [ -f "$bundle/config.json" ]; then
-	sed -i -E 's/"oomScoreAdj":( *)-[0-9]+/"oomScoreAdj":\10/g' "$bundle/config.json"
-fi
-exec /usr/sbin/runc "$@"
-SH
-	chmod +x "$run/runc-wrapper"
+	install -m 0755 scripts/runc-nooom "$run/runc-wrapper"
 	cat >"$run/policy.json" <<'JSON'
 {"default":[{"type":"insecureAcceptAnything"}]}
 JSON
