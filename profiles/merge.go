@@ -163,30 +163,75 @@ func Merge(profiles []*Profile, defaultAction Action) (*Profile, error) {
 	}
 	out.Flags = sortedKeys(flags)
 
+	// A conditional allow rule adds nothing for a name that an
+	// unconditional allow rule holds: libseccomp drops it.
+	plain := map[string]bool{}
+	for _, g := range groups {
+		if g.rule.Action == ActAllow && len(g.rule.Args) == 0 {
+			for n := range g.names {
+				plain[n] = true
+			}
+		}
+	}
 	list := make([]*group, 0, len(groups))
 	for _, g := range groups {
+		if g.rule.Action == ActAllow && len(g.rule.Args) > 0 {
+			for n := range g.names {
+				if plain[n] {
+					delete(g.names, n)
+				}
+			}
+			if len(g.names) == 0 {
+				continue
+			}
+		}
 		list = append(list, g)
 	}
 	// Allow rules first, unconditional ones first, as sysrec writes them;
-	// then by condition.
-	sort.Slice(list, func(i, j int) bool {
-		ai, aj := list[i].rule.Action == ActAllow, list[j].rule.Action == ActAllow
-		if ai != aj {
-			return ai
-		}
-		ci, cj := len(list[i].rule.Args) > 0, len(list[j].rule.Args) > 0
-		if ci != cj {
-			return cj
-		}
-		return list[i].key < list[j].key
-	})
+	// then by first name and condition.
+	for _, g := range list {
+		g.rule.Names, g.rule.Name = sortedKeys(g.names), ""
+	}
+	sort.Slice(list, func(i, j int) bool { return ruleLess(&list[i].rule, &list[j].rule, list[i].key, list[j].key) })
 	for _, g := range list {
 		r := g.rule
-		r.Names, r.Name = sortedKeys(g.names), ""
 		r.Comment = strings.Join(sortedKeys(g.comments), "; ")
 		out.Syscalls = append(out.Syscalls, r)
 	}
 	return out, nil
+}
+
+// ruleLess orders rules: allow rules first, unconditional ones first;
+// then by first name, by conditions (numerically) and by key.
+func ruleLess(a, b *Syscall, ka, kb string) bool {
+	aa, ab := a.Action == ActAllow, b.Action == ActAllow
+	if aa != ab {
+		return aa
+	}
+	ca, cb := len(a.Args) > 0, len(b.Args) > 0
+	if ca != cb {
+		return cb
+	}
+	if len(a.Names) > 0 && len(b.Names) > 0 && a.Names[0] != b.Names[0] {
+		return a.Names[0] < b.Names[0]
+	}
+	for i := 0; i < len(a.Args) && i < len(b.Args); i++ {
+		x, y := a.Args[i], b.Args[i]
+		switch {
+		case x.Index != y.Index:
+			return x.Index < y.Index
+		case x.Op != y.Op:
+			return x.Op < y.Op
+		case x.Value != y.Value:
+			return x.Value < y.Value
+		case x.ValueTwo != y.ValueTwo:
+			return x.ValueTwo < y.ValueTwo
+		}
+	}
+	if len(a.Args) != len(b.Args) {
+		return len(a.Args) < len(b.Args)
+	}
+	return ka < kb
 }
 
 // conditionKey identifies everything about a rule but its names and

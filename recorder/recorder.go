@@ -45,6 +45,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sysrec/sysrec/bpf"
+	"github.com/sysrec/sysrec/profiles"
 	"github.com/sysrec/sysrec/syscalls"
 )
 
@@ -89,6 +90,10 @@ type Options struct {
 	// recorded (see Recorder.FilterCapture); CaptureAuto if zero. Tasks
 	// under a filter are counted in Recording.Filtered whatever it says.
 	FilterCapture FilterCapture
+
+	// ArgGroups are the syscall arguments whose values are captured
+	// (profiles.ArgGroups); none if empty. Recording.Args holds them.
+	ArgGroups []profiles.ArgGroup
 
 	// portable loads sys_enter_portable even where sys_enter loads, so
 	// tests cover the fallback.

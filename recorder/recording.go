@@ -8,6 +8,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/sysrec/sysrec/bpf"
+	"github.com/sysrec/sysrec/profiles"
 	"github.com/sysrec/sysrec/syscalls"
 )
 
@@ -24,6 +25,13 @@ type Recording struct {
 	// kernel newer than the tables, or from an ABI that has no table (x32,
 	// 32-bit arm). They cannot go into a profile, so they are reported.
 	Unnamed map[syscalls.Arch][]int `json:"unnamed,omitempty"`
+	// Args holds the values of the captured syscall arguments
+	// (Options.ArgGroups), per ABI and syscall name.
+	Args profiles.RecordedArgs `json:"args,omitempty"`
+	// ArgOverflows counts captures that found a syscall's value set full:
+	// that syscall's values carry Overflow, and its rule allows it by
+	// name.
+	ArgOverflows uint64 `json:"argOverflows,omitempty"`
 	// Tasks, Processes and Execs count what the target ran.
 	Tasks     uint64 `json:"tasks"`
 	Processes uint64 `json:"processes"`
