@@ -15,6 +15,7 @@ import (
 	"github.com/sysrec/sysrec/profiles"
 	"github.com/sysrec/sysrec/profiles/tree"
 	"github.com/sysrec/sysrec/recorder"
+	"github.com/sysrec/sysrec/syscalls"
 )
 
 // Recorder is what a Session reads from the recorder package's Recorder
@@ -134,6 +135,13 @@ type Workload struct {
 	Entry tree.Entry
 	// Profile allows what any replica did.
 	Profile *profiles.Profile
+	// Syscalls are the names that the replicas recorded in this session
+	// per architecture, with the runtime's own (OCIRuntimeSyscalls), and
+	// Args the values of their captured arguments, unioned over the
+	// replicas: what Profile was made from. A workload read from an
+	// earlier session's tree has only its Profile.
+	Syscalls map[syscalls.Arch][]string
+	Args     profiles.RecordedArgs
 	// PodLabels are the labels of the replica seen last, as the runtime
 	// reports them, for selecting workloads by label.
 	PodLabels map[string]string
@@ -325,22 +333,34 @@ func (s *Session) add(groups map[workloadKey]*Workload, st *cgroupState, r *reco
 	}
 	// The runtime's own syscalls between loading the filter and the
 	// entrypoint's execve are never recorded, but must be allowed.
-	p, err := profiles.Generate(profiles.WithSyscalls(r.Syscalls, profiles.OCIRuntimeSyscalls), s.opts.DefaultAction)
+	// They are allowed by name: the runtime's calls are never captured.
+	names := profiles.WithSyscalls(r.Syscalls, profiles.OCIRuntimeSyscalls)
+	args := withoutNames(r.Args, profiles.OCIRuntimeSyscalls)
+	p, err := profiles.GenerateArgs(names, args, s.opts.DefaultAction)
 	if err != nil {
 		return err
 	}
 	k := workloadKey{info.PodNamespace, info.Workload, info.Name}
 	w := groups[k]
 	if w == nil {
-		w = &Workload{Profile: p, Entry: tree.Entry{
+		w = &Workload{Profile: p, Syscalls: names, Args: args, Entry: tree.Entry{
 			Profile:   profilePath(k),
 			Namespace: k.namespace, Workload: k.workload, Kind: info.WorkloadKind, Container: k.container,
 			Runtime:   s.opts.Runtime,
 			FirstSeen: st.firstSeen, LastSeen: st.lastSeen,
 		}}
 		groups[k] = w
-	} else if w.Profile, err = profiles.Merge([]*profiles.Profile{w.Profile, p}, s.opts.DefaultAction); err != nil {
-		return fmt.Errorf("merging replicas of %s: %w", w.Entry.Profile, err)
+	} else {
+		// Each value of a captured argument is a rule of its own, so the
+		// union of the replicas' profiles unions their values.
+		if w.Profile, err = profiles.Merge([]*profiles.Profile{w.Profile, p}, s.opts.DefaultAction); err != nil {
+			return fmt.Errorf("merging replicas of %s: %w", w.Entry.Profile, err)
+		}
+		w.Syscalls = unionNames(w.Syscalls, names)
+		merged := profiles.RecordedArgs{}
+		merged.Add(w.Args)
+		merged.Add(args)
+		w.Args = merged
 	}
 	if info.PodLabels != nil {
 		w.PodLabels = info.PodLabels
@@ -436,6 +456,40 @@ func (s *Session) Snapshot() (*Snapshot, error) {
 // <namespace>/<workload>/<container>.json.
 func profilePath(k workloadKey) string {
 	return path.Join(cri.SanitizeName(k.namespace), cri.SanitizeName(k.workload), cri.SanitizeName(k.container)+".json")
+}
+
+// withoutNames returns args without the entries of names.
+func withoutNames(args profiles.RecordedArgs, names []string) profiles.RecordedArgs {
+	if len(args) == 0 {
+		return nil
+	}
+	out := profiles.RecordedArgs{}
+	for arch, m := range args {
+		for n, v := range m {
+			if slices.Contains(names, n) {
+				continue
+			}
+			if out[arch] == nil {
+				out[arch] = map[string]profiles.ArgValues{}
+			}
+			out[arch][n] = v
+		}
+	}
+	return out
+}
+
+// unionNames returns the union of a and b, each list sorted and unique,
+// without changing a.
+func unionNames(a, b map[syscalls.Arch][]string) map[syscalls.Arch][]string {
+	out := make(map[syscalls.Arch][]string, len(a)+len(b))
+	for _, m := range []map[syscalls.Arch][]string{a, b} {
+		for arch, names := range m {
+			l := append(slices.Clone(out[arch]), names...)
+			slices.Sort(l)
+			out[arch] = slices.Compact(l)
+		}
+	}
+	return out
 }
 
 func appendUnique(list []string, s string) []string {

@@ -44,6 +44,7 @@ func agentCommand() *cli.Command {
 			&cli.StringFlag{Name: "proc", Value: "/proc", Usage: "the host's /proc `DIR` (the pod needs hostPID)"},
 			&cli.DurationFlag{Name: "interval", Value: agent.DefaultInterval, Usage: "bring the recordings' node entries up to date every `DURATION`"},
 			&cli.StringFlag{Name: "kernel-btf", Usage: "the kernel's BTF `FILE` (default /sys/kernel/btf/vmlinux)"},
+			argsFlag(),
 		),
 		Action: runAgent,
 	}
@@ -57,6 +58,10 @@ func runAgent(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	node := c.String("node-name")
+	groups, err := argGroups(c)
+	if err != nil {
+		return err
+	}
 
 	conn, err := connect(ctx, c.String("runtime-endpoint"), c.String("containerd-address"), "see --runtime-endpoint")
 	if err != nil {
@@ -65,7 +70,7 @@ func runAgent(c *cli.Context) error {
 	defer conn.Close()
 	rec, err := containers.OpenNode(conn, containers.NodeOptions{
 		CgroupFS: c.String("cgroup-fs"), PodRoots: c.StringSlice("pod-cgroup-root"), PodsOnly: true,
-		Recorder: recorder.Options{KernelBTF: c.String("kernel-btf")}, Logger: log,
+		Recorder: recorder.Options{KernelBTF: c.String("kernel-btf"), ArgGroups: groups}, Logger: log,
 	})
 	if err != nil {
 		return err

@@ -52,7 +52,7 @@ func connect(ctx context.Context, endpoint, containerdAddress, hint string) (*cr
 	return conn, nil
 }
 
-func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action, capture recorder.FilterCapture) error {
+func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action, opts recorder.Options) error {
 	if c.NArg() > 0 {
 		return usageError("record --containers takes no command; got %q", c.Args().First())
 	}
@@ -72,7 +72,7 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action, 
 	}
 	defer conn.Close()
 	node, err := containers.OpenNode(conn, containers.NodeOptions{
-		Recorder: recorder.Options{KernelBTF: c.String("kernel-btf"), FilterCapture: capture},
+		Recorder: opts,
 		Logger:   log,
 	})
 	if err != nil {

@@ -46,6 +46,7 @@ func recordCommand() *cli.Command {
 			&cli.StringFlag{Name: "default-action", Value: "errno", Usage: "`ACTION` for syscalls that were not recorded: errno, log, kill-process, kill-thread or trap"},
 			&cli.StringFlag{Name: "kernel-btf", Value: recorder.DefaultKernelBTF, Usage: "kernel BTF `FILE`, for a host /sys mounted elsewhere"},
 			&cli.StringFlag{Name: "capture-denied", Value: "auto", Usage: "how to record the syscalls that a seccomp filter the workload already runs under denies (they never reach the tracepoint): `MODE` auto (seccomp-entry where the kernel allows fentry, else none), seccomp-entry, sys-exit (works everywhere; one more eBPF program on every syscall of every task) or none"},
+			argsFlag(),
 			&cli.BoolFlag{Name: "containers", Usage: "record every container on this node instead of a command, one profile per workload container"},
 			&cli.StringFlag{Name: "runtime-endpoint", Usage: "with --containers: the CRI `ENDPOINT` (default: containerd's, then CRI-O's socket; none: name containers by their cgroup only, as unknown/<id>/<id>.json)"},
 			&cli.StringFlag{Name: "containerd-address", Usage: "with --containers: containerd's `SOCKET`, to name plain containers (ctr run, nerdctl) <containerd namespace>/<id> (default: the CRI endpoint when it is containerd's, else /run/containerd/containerd.sock if it exists; none: don't)"},
@@ -73,8 +74,13 @@ func record(c *cli.Context) error {
 	if err != nil {
 		return usageError("--capture-denied: %w", err)
 	}
+	groups, err := argGroups(c)
+	if err != nil {
+		return err
+	}
+	opts := recorder.Options{Logger: log, KernelBTF: c.String("kernel-btf"), FilterCapture: capture, ArgGroups: groups}
 	if c.Bool("containers") {
-		return recordContainers(c, log, action, capture)
+		return recordContainers(c, log, action, opts)
 	}
 	argv := c.Args().Slice()
 	if len(argv) == 0 {
@@ -105,7 +111,7 @@ func record(c *cli.Context) error {
 	gcPercent := debug.SetGCPercent(-1)
 	restoreGC := func() { debug.SetGCPercent(gcPercent) }
 	defer restoreGC()
-	rec, err := recorder.New(recorder.Options{Logger: log, KernelBTF: c.String("kernel-btf"), FilterCapture: capture})
+	rec, err := recorder.New(opts)
 	if err != nil {
 		return err
 	}
@@ -164,7 +170,7 @@ func record(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	profile, err := profiles.Generate(recording.Syscalls, action)
+	profile, err := profiles.GenerateArgs(recording.Syscalls, recording.Args, action)
 	if err != nil {
 		return err
 	}
@@ -189,12 +195,38 @@ func record(c *cli.Context) error {
 	return &exitError{code: exitStatus(cmd.ProcessState)}
 }
 
+// argsFlag chooses the syscall arguments whose values record captures
+// and turns into argument rules.
+func argsFlag() cli.Flag {
+	names := make([]string, len(profiles.ArgGroups))
+	for i, g := range profiles.ArgGroups {
+		names[i] = string(g)
+	}
+	def := make([]string, len(profiles.DefaultArgGroups))
+	for i, g := range profiles.DefaultArgGroups {
+		def[i] = string(g)
+	}
+	return &cli.StringFlag{Name: "args", Value: strings.Join(def, ","),
+		Usage: "capture the argument values of these syscall groups and allow those syscalls only with the values recorded: `LIST` of " + strings.Join(names, ", ") + ", or all, or none (name-only rules)"}
+}
+
+func argGroups(c *cli.Context) ([]profiles.ArgGroup, error) {
+	groups, err := profiles.ParseArgGroups(c.String("args"))
+	if err != nil {
+		return nil, usageError("--args: %w", err)
+	}
+	return groups, nil
+}
+
 // summary is the one line that record prints on stderr.
 func summary(r *recorder.Recording, p *profiles.Profile, took time.Duration, dest string) string {
-	n := 0
-	if len(p.Syscalls) > 0 {
-		n = len(p.Syscalls[0].Names)
+	seen := map[string]bool{}
+	for _, names := range r.Syscalls {
+		for _, n := range names {
+			seen[n] = true
+		}
 	}
+	n := len(seen)
 	arches := make([]string, len(p.Architectures))
 	for i, a := range p.Architectures {
 		arches[i] = string(a)
@@ -224,6 +256,9 @@ func warn(log *slog.Logger, rec *recorder.Recorder, r *recorder.Recording) {
 			what = "an ABI that sysrec has no table for"
 		}
 		log.Warn("syscalls left out of the profile: "+what, "arch", arch, "numbers", nrs)
+	}
+	if over := r.Args.Overflowed(); len(over) > 0 {
+		log.Warn("more distinct argument values than the recorder keeps: these syscalls are allowed for any value", "syscalls", over, "captures", r.ArgOverflows)
 	}
 	if r.Filtered > 0 {
 		log.Warn(filteredWarning(rec.FilterCapture()), "tasks", r.Filtered)
