@@ -19,12 +19,12 @@ import (
 	"github.com/sysrec/sysrec/syscalls"
 )
 
-// without returns p with names taken out of its allow rule, and a
-// default errno of errno.
+// without returns p with names taken out of its unconditional allow rule
+// (the first), and a default errno of errno.
 func without(p *profiles.Profile, errno uint, names ...string) *profiles.Profile {
 	q := *p
 	q.DefaultErrnoRet = &errno
-	q.Syscalls = []profiles.Syscall{p.Syscalls[0]}
+	q.Syscalls = slices.Clone(p.Syscalls)
 	q.Syscalls[0].Names = slices.DeleteFunc(slices.Clone(p.Syscalls[0].Names), func(n string) bool { return slices.Contains(names, n) })
 	return &q
 }

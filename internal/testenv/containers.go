@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -58,6 +59,9 @@ type Pod struct {
 	// Handler is the runtime handler (containerd's runtime class), "" for
 	// the default.
 	Handler string
+	// Mounts bind host files or directories into the container, read-only:
+	// host path → container path.
+	Mounts map[string]string
 }
 
 // RunPod starts a pod through the CRI API, as the kubelet would, and
@@ -129,6 +133,7 @@ func startPod(rt runtimeapi.RuntimeServiceClient, p Pod, uid, logs string) (podI
 			Metadata: &runtimeapi.ContainerMetadata{Name: "app"},
 			Image:    &runtimeapi.ImageSpec{Image: testImage, UserSpecifiedImage: testImage},
 			Command:  p.Command,
+			Mounts:   mounts(p.Mounts),
 			Linux:    containerLinux(p.Seccomp),
 			LogPath:  "app.log",
 			Labels:   map[string]string{"io.kubernetes.container.name": "app"},
@@ -142,6 +147,16 @@ func startPod(rt runtimeapi.RuntimeServiceClient, p Pod, uid, logs string) (podI
 		return pod.PodSandboxId, "", fmt.Errorf("pod %s: StartContainer: %w", p.Name, err)
 	}
 	return pod.PodSandboxId, ctr.ContainerId, nil
+}
+
+// mounts turns Pod.Mounts into the CRI's, sorted by container path.
+func mounts(m map[string]string) []*runtimeapi.Mount {
+	var out []*runtimeapi.Mount
+	for host, ctr := range m {
+		out = append(out, &runtimeapi.Mount{HostPath: host, ContainerPath: ctr, Readonly: true})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ContainerPath < out[j].ContainerPath })
+	return out
 }
 
 // Values of Pod.Seccomp that ask for the runtime's default profile, and

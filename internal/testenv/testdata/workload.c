@@ -17,6 +17,15 @@
 //                       exits 0 when mkdirat was denied
 //   workload logged     loads a filter whose action for uname is
 //                       SECCOMP_RET_LOG, calls uname and prints "pid PID"
+//   workload args WORD...  makes, per WORD in order, a syscall that
+//                       argument rules restrict, and prints "WORD: ok" or
+//                       "WORD: <strerror>"; exits 1 at the first failure.
+//                       Words: inet6 (AF_INET6 SOCK_STREAM), inet
+//                       (AF_INET SOCK_DGRAM), unix (AF_UNIX SOCK_DGRAM),
+//                       netlink (AF_NETLINK SOCK_RAW), unshare-uts,
+//                       unshare-net, clone-net (the clone syscall with
+//                       CLONE_NEWNET), thread (pthread_create: glibc tries
+//                       clone3, then clone on ENOSYS), fork
 //
 // Every syscall it makes happens on every run: where glibc makes one only
 // sometimes (futex in pthread_join), the workload makes it itself too, so
@@ -37,6 +46,9 @@
 #include <string.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <linux/netlink.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -125,8 +137,88 @@ static int logged(void)
 	return 0;
 }
 
+// sock opens and closes a socket.
+static int sock(int domain, int type, int protocol)
+{
+	int fd = socket(domain, type, protocol);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+// clone_flags forks through the clone syscall with flags and waits for
+// the child.
+static int clone_flags(unsigned long flags)
+{
+	long pid = syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+	if (pid < 0)
+		return -1;
+	if (pid == 0)
+		_exit(0);
+	int status;
+	return waitpid(pid, &status, 0) < 0 ? -1 : 0;
+}
+
+static int arg_word(const char *w)
+{
+	if (!strcmp(w, "inet6"))
+		return sock(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (!strcmp(w, "inet"))
+		return sock(AF_INET, SOCK_DGRAM, 0);
+	if (!strcmp(w, "unix"))
+		return sock(AF_UNIX, SOCK_DGRAM, 0);
+	if (!strcmp(w, "netlink"))
+		return sock(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (!strcmp(w, "unshare-uts"))
+		return unshare(CLONE_NEWUTS);
+	if (!strcmp(w, "unshare-net"))
+		return unshare(CLONE_NEWNET);
+	if (!strcmp(w, "clone-net"))
+		return clone_flags(CLONE_NEWNET);
+	if (!strcmp(w, "thread")) {
+		// pthread_join waits on a futex only if the thread still runs:
+		// make the call every time, so every run records it.
+		int word = 0;
+		syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+		pthread_t t;
+		int err = pthread_create(&t, NULL, getppid_loop, (void *)1L);
+		if (err) {
+			errno = err;
+			return -1;
+		}
+		return pthread_join(t, NULL) ? -1 : 0;
+	}
+	if (!strcmp(w, "fork")) {
+		pid_t pid = fork();
+		if (pid < 0)
+			return -1;
+		if (pid == 0)
+			_exit(0);
+		int status;
+		return waitpid(pid, &status, 0) < 0 ? -1 : 0;
+	}
+	fprintf(stderr, "workload: unknown word %s\n", w);
+	exit(2);
+}
+
+static int args(int n, char **words)
+{
+	for (int i = 0; i < n; i++) {
+		if (arg_word(words[i]) < 0) {
+			printf("%s: %s\n", words[i], strerror(errno));
+			return 1;
+		}
+		printf("%s: ok\n", words[i]);
+		fflush(stdout);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "args") == 0)
+		return args(argc - 2, argv + 2);
 	if (argc > 1 && strcmp(argv[1], "filtered") == 0)
 		return filtered();
 	if (argc > 1 && strcmp(argv[1], "logged") == 0)

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/sysrec/sysrec/internal/testenv"
+	"github.com/sysrec/sysrec/profiles"
+	"github.com/sysrec/sysrec/syscalls"
+)
+
+// Address families and namespace flags, as the rules spell them.
+const (
+	afUnix  = 1
+	afInet6 = 10
+)
+
+// argRules returns the argument conditions of p's allow rules for name.
+func argRules(p *profiles.Profile, name string) [][]profiles.Arg {
+	var out [][]profiles.Arg
+	for _, s := range p.Syscalls {
+		if s.Action == profiles.ActAllow && len(s.Args) > 0 && slices.Contains(s.Names, name) {
+			out = append(out, s.Args)
+		}
+	}
+	return out
+}
+
+// The closed loop of argument rules with sysrec run: a glibc program that
+// opens AF_INET6 and AF_UNIX sockets, unshares a UTS namespace, starts a
+// thread and forks is recorded with the default --args; its profile
+// allows socket for those families only, unshare for CLONE_NEWUTS only,
+// and clone without namespace flags, and makes clone3 fail with ENOSYS.
+// The program runs unchanged under it (glibc falls back from clone3 to
+// clone), and the same program asking for AF_NETLINK, CLONE_NEWNET from
+// unshare, or the clone syscall with CLONE_NEWNET fails with EPERM at that
+// call.
+func TestArgRulesClosedLoop(t *testing.T) {
+	testenv.RequireBPF(t)
+	workload := testenv.Workload(t)
+	dir := t.TempDir()
+	profile := filepath.Join(dir, "args.json")
+	words := []string{"inet6", "unix", "unshare-uts", "thread", "fork"}
+	run := func(args ...string) result {
+		t.Helper()
+		return sysrec(t, append(args, append([]string{"--", workload, "args"}, words...)...)...)
+	}
+	if res := run("record", "-o", profile); res.code != 0 {
+		t.Fatalf("record: exit %d\nstdout %s\nstderr %s", res.code, res.stdout, res.stderr)
+	}
+	p, data := readProfile(t, profile)
+	if slices.Contains(p.AllowedNames(), "socket") || slices.Contains(p.AllowedNames(), "unshare") || slices.Contains(p.AllowedNames(), "clone") {
+		t.Errorf("socket, unshare or clone allowed unconditionally:\n%s", data)
+	}
+	wantSocket := [][]profiles.Arg{
+		{{Index: 0, Value: afUnix, Op: profiles.OpEqualTo}, {Index: 1, Value: 0xf, ValueTwo: 2, Op: profiles.OpMaskedEqual}},  // SOCK_DGRAM
+		{{Index: 0, Value: afInet6, Op: profiles.OpEqualTo}, {Index: 1, Value: 0xf, ValueTwo: 1, Op: profiles.OpMaskedEqual}}, // SOCK_STREAM
+	}
+	if got := argRules(p, "socket"); !slices.EqualFunc(got, wantSocket, slices.Equal) {
+		t.Errorf("socket rules: got %v, want %v", got, wantSocket)
+	}
+	wantUnshare := [][]profiles.Arg{{{Index: 0, Value: profiles.UnshareNamespaces, ValueTwo: profiles.CloneNewUTS, Op: profiles.OpMaskedEqual}}}
+	if got := argRules(p, "unshare"); !slices.EqualFunc(got, wantUnshare, slices.Equal) {
+		t.Errorf("unshare rules: got %v, want %v", got, wantUnshare)
+	}
+	wantClone := [][]profiles.Arg{{{Index: 0, Value: profiles.CloneNamespaces, ValueTwo: 0, Op: profiles.OpMaskedEqual}}}
+	if got := argRules(p, "clone"); !slices.EqualFunc(got, wantClone, slices.Equal) {
+		t.Errorf("clone rules: got %v, want Docker's shape %v", got, wantClone)
+	}
+	if d, err := p.Evaluate(profiles.Query{Arch: syscalls.X86_64, Name: "clone3"}); err != nil || d.Action != profiles.ActErrno || d.ErrnoRet != 38 {
+		t.Errorf("clone3: got %+v (%v), want SCMP_ACT_ERRNO with ENOSYS (38)", d, err)
+	}
+
+	// The same run, twice: the same bytes.
+	again := filepath.Join(dir, "again.json")
+	if res := run("record", "-o", again); res.code != 0 {
+		t.Fatalf("record again: exit %d: %s", res.code, res.stderr)
+	}
+	if _, data2 := readProfile(t, again); string(data2) != string(data) {
+		t.Errorf("two recordings of the same run differ:\n%s\n%s", data, data2)
+	}
+
+	res := run("run", "--profile", profile)
+	if res.code != 0 || strings.Count(res.stdout, ": ok") != len(words) {
+		t.Fatalf("under its profile: got exit %d, stdout %q, stderr %q; want 0 and every word ok", res.code, res.stdout, res.stderr)
+	}
+	for _, tc := range []struct{ word, want string }{
+		{"netlink", "netlink: Operation not permitted"},
+		{"unshare-net", "unshare-net: Operation not permitted"},
+		{"clone-net", "clone-net: Operation not permitted"},
+	} {
+		res := sysrec(t, "run", "--profile", profile, "--", workload, "args", "inet6", tc.word)
+		if res.code != 1 || !strings.Contains(res.stdout, "inet6: ok\n"+tc.want) {
+			t.Errorf("%s under the profile: got exit %d, stdout %q; want 1 and inet6 ok, then %q", tc.word, res.code, res.stdout, tc.want)
+		}
+	}
+}
+
+// A Go program runs under a profile recorded with the default --args:
+// the Go runtime's threads come from clone, and os/exec's children from
+// clone or clone3 (which fails with ENOSYS, so it falls back).
+func TestArgRulesGoProgram(t *testing.T) {
+	testenv.RequireBPF(t)
+	dir := t.TempDir()
+	profile := filepath.Join(dir, "go.json")
+	self := func(args ...string) []string { return append(args, "--", os.Args[0], goWorkloadArg) }
+	if res := sysrec(t, self("record", "-o", profile)...); res.code != 0 || !strings.Contains(res.stdout, "go workload: ok") {
+		t.Fatalf("record: exit %d\nstdout %s\nstderr %s", res.code, res.stdout, res.stderr)
+	}
+	p, data := readProfile(t, profile)
+	if len(argRules(p, "clone")) == 0 {
+		t.Errorf("no argument rule for clone:\n%s", data)
+	}
+	if res := sysrec(t, self("run", "--profile", profile)...); res.code != 0 || !strings.Contains(res.stdout, "go workload: ok") {
+		t.Errorf("under its profile: exit %d\nstdout %s\nstderr %s", res.code, res.stdout, res.stderr)
+	}
+}
+
+// goWorkloadArg, as the test binary's only argument, makes it the Go
+// program of TestArgRulesGoProgram (see TestMain): threads, and children
+// started by os/exec.
+const goWorkloadArg = "sysrec-go-workload"
+
+func goWorkload() int {
+	done := make(chan error, 4)
+	for i := 0; i < 4; i++ {
+		go func() { done <- exec.Command("/bin/true").Run() }()
+	}
+	for i := 0; i < 4; i++ {
+		if err := <-done; err != nil {
+			fmt.Printf("go workload: running /bin/true: %v\n", err)
+			return 1
+		}
+	}
+	fmt.Println("go workload: ok")
+	return 0
+}
