@@ -140,3 +140,46 @@ func goWorkload() int {
 	fmt.Println("go workload: ok")
 	return 0
 }
+
+// The closed loop of argument rules in containers, on containerd and
+// CRI-O: the glibc program records socket rules for AF_INET6 and AF_UNIX
+// in its container's profile, runs unchanged under that profile, and
+// fails with EPERM when it asks for AF_NETLINK.
+func TestArgRulesContainers(t *testing.T) {
+	for _, rt := range testenv.Runtimes {
+		t.Run(rt.Name, func(t *testing.T) {
+			endpoint := rt.Endpoint(t)
+			testenv.RequireBPF(t)
+			workload := testenv.Workload(t)
+			out := filepath.Join(t.TempDir(), "profiles")
+			cmd, stderr := recordContainersCmd(t, "--runtime-endpoint", endpoint,
+				"--namespace", "sysrec-args", "--output-dir", out, "--duration", "4s")
+			mounts := map[string]string{workload: "/workload"}
+			pod := func(name, seccomp string, words ...string) testenv.Pod {
+				return testenv.Pod{Name: name, Namespace: "sysrec-args", Mounts: mounts, Seccomp: seccomp,
+					Command: append([]string{"/workload", "args"}, words...)}
+			}
+			words := []string{"inet6", "unix", "thread", "fork"}
+			id := testenv.RunPod(t, endpoint, pod("probe", testenv.Unconfined, words...))
+			if code, log := testenv.WaitExit(t, endpoint, id); code != 0 {
+				t.Fatalf("unconfined: exit %d, log %q", code, log)
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("sysrec: %v\n%s", err, stderr())
+			}
+			profile := filepath.Join(out, "sysrec-args", "probe", "app.json")
+			p, data := readProfile(t, profile)
+			if slices.Contains(p.AllowedNames(), "socket") || len(argRules(p, "socket")) != 2 {
+				t.Fatalf("want socket allowed for two families only:\n%s", data)
+			}
+			id = testenv.RunPod(t, endpoint, pod("probe-enforced", profile, words...))
+			if code, log := testenv.WaitExit(t, endpoint, id); code != 0 || strings.Count(log, ": ok") != len(words) {
+				t.Errorf("under the recorded profile: got exit %d, log %q; want 0 and every word ok", code, log)
+			}
+			id = testenv.RunPod(t, endpoint, pod("probe-netlink", profile, "inet6", "netlink"))
+			if code, log := testenv.WaitExit(t, endpoint, id); code != 1 || !strings.Contains(log, "netlink: Operation not permitted") {
+				t.Errorf("AF_NETLINK under the recorded profile: got exit %d, log %q; want 1 and EPERM", code, log)
+			}
+		})
+	}
+}
