@@ -170,6 +170,7 @@ type workload struct {
 type env struct {
 	sysrec    string
 	wl        string
+	loop      int // the microloop's getppid calls
 	tmp       string
 	cgroup    *cgroup
 	workloads []workload
@@ -184,7 +185,7 @@ func newEnv(c config, sysrec string, workloads bool) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &env{sysrec: sysrec, tmp: tmp, syscalls: map[string]uint64{}}
+	e := &env{sysrec: sysrec, tmp: tmp, loop: c.loop, syscalls: map[string]uint64{}}
 	if e.cgroup, err = newCgroup(); err != nil {
 		e.Close()
 		return nil, err
@@ -211,6 +212,7 @@ func newEnv(c config, sysrec string, workloads bool) (*env, error) {
 		{"microloop", []string{wl, "loop", fmt.Sprint(c.loop)}, fmt.Sprintf("%d getppid calls", c.loop)},
 		{"tar", []string{"tar", "-cf", "-", "-C", tree, "."}, fmt.Sprintf("GNU tar archiving %d files to a pipe", c.files)},
 		{"threads", []string{wl, "threads", fmt.Sprint(c.threads), fmt.Sprint(c.loop / c.threads)}, fmt.Sprintf("%d threads making %d getppid calls in all", c.threads, c.loop/c.threads*c.threads)},
+		{"mmap", mmapArgv(wl, c.loop), fmt.Sprintf("%d rounds of mmap, mprotect and munmap of a page: two of every three syscalls have their arguments captured with `--args all`", c.loop/10)},
 	}
 	if e.tracers, err = tracers(e, strings.Split(c.tracers, ",")); err != nil {
 		e.Close()
@@ -218,6 +220,10 @@ func newEnv(c config, sysrec string, workloads bool) (*env, error) {
 	}
 	return e, nil
 }
+
+// mmapArgv is the mmap workload: a tenth of the microloop's rounds, of
+// three syscalls each that cost more than getppid.
+func mmapArgv(wl string, loop int) []string { return []string{wl, "mmap", fmt.Sprint(loop / 10)} }
 
 func (e *env) Close() {
 	if e.cgroup != nil {

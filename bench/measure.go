@@ -14,6 +14,7 @@ import (
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/sysrec/sysrec/profiles"
 	"github.com/sysrec/sysrec/recorder"
 )
 
@@ -54,14 +55,37 @@ type kernelResult map[string][]float64
 
 // Kinds of program whose in-kernel time is measured.
 const (
-	kFloorRaw       = "empty raw_tp (floor)"
-	kFloorBTF       = "empty tp_btf (floor, sysrec's attach point)"
-	kSysrecTraced   = "sysrec sys_enter, traced process"
-	kSysrecUntraced = "sysrec sys_enter, untraced process"
-	kBpftrace       = "bpftrace count map, traced process"
+	kFloorRaw          = "empty raw_tp (floor)"
+	kFloorBTF          = "empty tp_btf (floor, sysrec's attach point)"
+	kSysrecTraced      = "sysrec sys_enter, traced process (default --args)"
+	kSysrecTracedNone  = "sysrec sys_enter, traced process, --args none"
+	kSysrecTracedAll   = "sysrec sys_enter, traced process, --args all"
+	kSysrecUntraced    = "sysrec sys_enter, untraced process"
+	kSysrecMmapNone    = "sysrec sys_enter on the mmap workload, --args none"
+	kSysrecMmapDefault = "sysrec sys_enter on the mmap workload (default --args)"
+	kSysrecMmapAll     = "sysrec sys_enter on the mmap workload, --args all"
+	kBpftrace          = "bpftrace count map, traced process"
 )
 
-var kernelKinds = []string{kFloorRaw, kFloorBTF, kSysrecTraced, kSysrecUntraced, kBpftrace}
+var kernelKinds = []string{kFloorRaw, kFloorBTF, kSysrecTracedNone, kSysrecTraced, kSysrecTracedAll, kSysrecUntraced,
+	kSysrecMmapNone, kSysrecMmapDefault, kSysrecMmapAll, kBpftrace}
+
+// sysrecKinds are the kinds that run sysrec's own recorder: with which
+// argument groups, on the mmap workload or the microloop, and whether
+// the workload is traced.
+var sysrecKinds = map[string]struct {
+	args   []profiles.ArgGroup
+	mmap   bool
+	traced bool
+}{
+	kSysrecTracedNone:  {args: []profiles.ArgGroup{}, traced: true},
+	kSysrecTraced:      {args: profiles.DefaultArgGroups, traced: true},
+	kSysrecTracedAll:   {args: profiles.ArgGroups, traced: true},
+	kSysrecUntraced:    {args: profiles.DefaultArgGroups},
+	kSysrecMmapNone:    {args: []profiles.ArgGroup{}, mmap: true, traced: true},
+	kSysrecMmapDefault: {args: profiles.DefaultArgGroups, mmap: true, traced: true},
+	kSysrecMmapAll:     {args: profiles.ArgGroups, mmap: true, traced: true},
+}
 
 func measureKernel(ctx context.Context, e *env, rounds int) (kernelResult, error) {
 	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
@@ -69,7 +93,6 @@ func measureKernel(ctx context.Context, e *env, rounds int) (kernelResult, error
 		return nil, fmt.Errorf("enabling BPF run-time statistics: %w", err)
 	}
 	defer stats.Close()
-	loop := e.workloads[0].argv
 	kinds := kernelKinds
 	if !slices.ContainsFunc(e.tracers, func(t tracer) bool { return t.name == "bpftrace" }) {
 		kinds = slices.DeleteFunc(slices.Clone(kinds), func(k string) bool { return k == kBpftrace })
@@ -78,7 +101,7 @@ func measureKernel(ctx context.Context, e *env, rounds int) (kernelResult, error
 	for r := 0; r < rounds; r++ {
 		for i := range kinds {
 			kind := kinds[(i+r)%len(kinds)]
-			ns, err := kernelRun(ctx, e, kind, loop)
+			ns, err := kernelRun(ctx, e, kind)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", kind, err)
 			}
@@ -88,33 +111,21 @@ func measureKernel(ctx context.Context, e *env, rounds int) (kernelResult, error
 	return res, nil
 }
 
-// kernelRun runs the microloop once with one kind of program attached and
-// returns the program's average run time over the run.
-func kernelRun(ctx context.Context, e *env, kind string, loop []string) (float64, error) {
+// kernelRun runs the microloop (or the mmap workload) once with one kind
+// of program attached and returns the program's average run time over
+// the run.
+func kernelRun(ctx context.Context, e *env, kind string) (float64, error) {
+	loop := e.workloads[0].argv
 	runLoop := func() error { _, _, err := e.timed(ctx, loop); return err }
-	switch kind {
-	case kFloorRaw, kFloorBTF:
-		f, err := attachFloor(map[string]string{kFloorRaw: "raw_tp", kFloorBTF: "tp_btf"}[kind])
-		if err != nil {
-			return 0, err
+	if k, ok := sysrecKinds[kind]; ok {
+		if k.mmap {
+			loop = mmapArgv(e.wl, e.loop)
 		}
-		defer f.Close()
-		s0, err := f.stats()
-		if err != nil {
-			return 0, err
-		}
-		if err := runLoop(); err != nil {
-			return 0, err
-		}
-		s1, err := f.stats()
-		return nsPerRun(s0, s1), err
-
-	case kSysrecTraced, kSysrecUntraced:
 		before, err := progIDs()
 		if err != nil {
 			return 0, err
 		}
-		rec, err := recorder.New(recorder.Options{})
+		rec, err := recorder.New(recorder.Options{ArgGroups: k.args})
 		if err != nil {
 			return 0, err
 		}
@@ -124,7 +135,7 @@ func kernelRun(ctx context.Context, e *env, kind string, loop []string) (float64
 			return 0, fmt.Errorf("finding sysrec's sys_enter program: %v (found %d)", err, len(progs))
 		}
 		defer closeAll(progs)
-		if kind == kSysrecUntraced {
+		if !k.traced {
 			sleeper := exec.Command(e.wl, "sleep")
 			out, err := sleeper.StdoutPipe()
 			if err != nil {
@@ -164,6 +175,23 @@ func kernelRun(ctx context.Context, e *env, kind string, loop []string) (float64
 			return 0, err
 		}
 		s1, err := statsOf(progs)
+		return nsPerRun(s0, s1), err
+	}
+	switch kind {
+	case kFloorRaw, kFloorBTF:
+		f, err := attachFloor(map[string]string{kFloorRaw: "raw_tp", kFloorBTF: "tp_btf"}[kind])
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		s0, err := f.stats()
+		if err != nil {
+			return 0, err
+		}
+		if err := runLoop(); err != nil {
+			return 0, err
+		}
+		s1, err := f.stats()
 		return nsPerRun(s0, s1), err
 
 	case kBpftrace:

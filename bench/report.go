@@ -113,7 +113,7 @@ func (r *report) writeWall(b *strings.Builder) {
 
 func (r *report) writeKernel(b *strings.Builder) {
 	b.WriteString("\n## In-kernel time per program run\n\n")
-	b.WriteString("From `kernel.bpf_stats_enabled` (BPF_ENABLE_STATS), over the microloop; the statistics themselves add their own cost to every figure alike.\n\n")
+	b.WriteString("From `kernel.bpf_stats_enabled` (BPF_ENABLE_STATS), over the microloop (getppid, whose arguments no group captures: the cost of the one bit test) or, where a row says so, the mmap workload (mmap and mprotect, whose arguments `--args all` captures); the statistics themselves add their own cost to every figure alike.\n\n")
 	b.WriteString("| program | ns per run |\n|---|---:|\n")
 	for _, k := range kernelKinds {
 		if len(r.kernel[k]) > 0 {
@@ -227,7 +227,23 @@ func (r *report) writeTargets(b *strings.Builder) {
 		untraced := ratio(r.kernel[kSysrecUntraced], r.kernel[kFloorBTF])
 		check("in-kernel cost on untraced processes ≤ 1.3× an empty program on the same attach point", fmt.Sprintf("%.2f× (%.1f / %.1f ns)", untraced, median(r.kernel[kSysrecUntraced]), median(r.kernel[kFloorBTF])), untraced <= 1.3)
 	}
+	for _, pair := range [][2]string{{kSysrecTraced, kSysrecTracedNone}, {kSysrecTracedAll, kSysrecTracedNone}, {kSysrecMmapDefault, kSysrecMmapNone}, {kSysrecMmapAll, kSysrecMmapNone}} {
+		if len(r.kernel[pair[0]]) > 0 && len(r.kernel[pair[1]]) > 0 {
+			q := ratio(r.kernel[pair[0]], r.kernel[pair[1]])
+			fmt.Fprintf(&rows, "| in-kernel cost per syscall: %s, against --args none (reported) | %.2f× (%.1f / %.1f ns) | — |\n", pair[0], q, median(r.kernel[pair[0]]), median(r.kernel[pair[1]]))
+		}
+	}
 	if r.wall != nil {
+		for _, w := range []string{"microloop", "tar"} {
+			if walls := r.wall.walls[w]; len(walls["sysrec"]) > 0 && len(walls["sysrec-args-none"]) > 0 {
+				q := ratio(walls["sysrec"], walls["sysrec-args-none"])
+				check(fmt.Sprintf("%s under `sysrec record` (default --args) ≤ 1.05× under `sysrec record --args none`", w), fmt.Sprintf("%.3f×", q), q <= 1.05)
+			}
+		}
+		if walls := r.wall.walls["mmap"]; len(walls["sysrec-args-all"]) > 0 && len(walls["sysrec-args-none"]) > 0 {
+			q := ratio(walls["sysrec-args-all"], walls["sysrec-args-none"])
+			fmt.Fprintf(&rows, "| mmap workload under `sysrec record --args all` against `--args none` (reported) | %.3f× | — |\n", q)
+		}
 		if loop := r.wall.walls["microloop"]; len(loop["sysrec"]) > 0 && len(loop["floor"]) > 0 {
 			floorRatio := ratio(loop["sysrec"], loop["floor"])
 			check("microloop under `sysrec record` ≤ 1.05× under the floor", fmt.Sprintf("%.3f×", floorRatio), floorRatio <= 1.05)

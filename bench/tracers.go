@@ -42,7 +42,7 @@ func usage(ps *os.ProcessState) *runUsage {
 }
 
 // allTracers names every tracer, in the order the report lists them.
-var allTracers = []string{"none", "floor", "sysrec", "sysrec-untraced", "sysrec-exit-untraced", "strace", "bpftrace", "perf-trace"}
+var allTracers = []string{"none", "floor", "sysrec", "sysrec-args-none", "sysrec-args-all", "sysrec-untraced", "sysrec-exit-untraced", "strace", "bpftrace", "perf-trace"}
 
 // tracers returns the selected tracers, after checking that the programs
 // they need are installed.
@@ -82,8 +82,14 @@ func tracers(e *env, selected []string) ([]tracer, error) {
 			defer f.Close()
 			return e.timed(ctx, w.argv)
 		}},
-		{"sysrec", "`sysrec record -o FILE -- CMD`, its start-up (load and attach) included", func(ctx context.Context, w workload) (time.Duration, *runUsage, error) {
+		{"sysrec", "`sysrec record -o FILE -- CMD`, its start-up (load and attach) included; it captures the default argument groups (`--args socket,namespaces`)", func(ctx context.Context, w workload) (time.Duration, *runUsage, error) {
 			return e.timed(ctx, append([]string{e.sysrec, "record", "-o", out("sysrec.json"), "--"}, w.argv...))
+		}},
+		{"sysrec-args-none", "`sysrec record --args none`: no argument captured", func(ctx context.Context, w workload) (time.Duration, *runUsage, error) {
+			return e.timed(ctx, append([]string{e.sysrec, "record", "--args", "none", "-o", out("sysrec.json"), "--"}, w.argv...))
+		}},
+		{"sysrec-args-all", "`sysrec record --args all`: every argument group captured, mmap and mprotect included", func(ctx context.Context, w workload) (time.Duration, *runUsage, error) {
+			return e.timed(ctx, append([]string{e.sysrec, "record", "--args", "all", "-o", out("sysrec.json"), "--"}, w.argv...))
 		}},
 		{"sysrec-untraced", "the workload alone while `sysrec record` traces another process", func(ctx context.Context, w workload) (time.Duration, *runUsage, error) {
 			stop, err := e.sysrecElsewhere(ctx)

@@ -12,6 +12,8 @@
 //   workload wait       reads stdin to its end, then exits
 //   workload loop N     N getppid calls: the benchmark's syscall microloop
 //   workload threads T N  T threads making N getppid calls each
+//   workload mmap N     N rounds of mmap, mprotect and munmap of one page:
+//                       the benchmark's workload of captured arguments
 //   workload filtered   loads a seccomp filter that denies mkdirat with
 //                       EPERM, then calls mkdirat (denied) and getppid;
 //                       exits 0 when mkdirat was denied
@@ -47,6 +49,7 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <linux/netlink.h>
 #include <sys/utsname.h>
@@ -236,6 +239,17 @@ int main(int argc, char **argv)
 		char buf[64];
 		while (read(0, buf, sizeof buf) > 0)
 			;
+		return 0;
+	}
+	if (argc > 2 && strcmp(argv[1], "mmap") == 0) {
+		long n = atol(argv[2]);
+		for (long i = 0; i < n; i++) {
+			void *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (p == MAP_FAILED)
+				return 1;
+			mprotect(p, 4096, PROT_READ | PROT_WRITE);
+			munmap(p, 4096);
+		}
 		return 0;
 	}
 	if (argc > 2 && strcmp(argv[1], "loop") == 0) {
