@@ -25,6 +25,7 @@ import (
 	"github.com/sysrec/sysrec/profiles"
 	"github.com/sysrec/sysrec/profiles/kubelet"
 	"github.com/sysrec/sysrec/recording"
+	"github.com/sysrec/sysrec/syscalls"
 )
 
 // Defaults of Options.
@@ -286,7 +287,9 @@ func (a *Agent) selected(r *v1alpha1.SyscallRecording, snap *containers.Snapshot
 			c = &v1alpha1.NodeContainer{Name: e.Container}
 			byName[e.Container] = c
 		}
-		c.Syscalls = recording.Union(c.Syscalls, recording.Names(profiles.Used(w.Profile)))
+		names, args := recorded(&w)
+		c.Args = recording.UnionArgs(c.Syscalls, c.Args, names, args)
+		c.Syscalls = recording.Union(c.Syscalls, names)
 		c.Pods = append(c.Pods, e.Pods...)
 		c.Partial = c.Partial || e.Partial
 		c.Filtered = c.Filtered || e.Filtered
@@ -299,6 +302,29 @@ func (a *Agent) selected(r *v1alpha1.SyscallRecording, snap *containers.Snapshot
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// recorded is what w's replicas recorded, in the API's form: the names
+// per architecture and the values of their captured arguments. A
+// workload without its names (one read from an earlier session's tree)
+// gives every name that a rule of its profile names, and no values: the
+// merged profile allows them by name, which is wider, never narrower.
+func recorded(w *containers.Workload) (map[string][]string, []v1alpha1.SyscallArgs) {
+	if w.Syscalls != nil {
+		return recording.Names(w.Syscalls), recording.Args(w.Args)
+	}
+	used := profiles.Used(w.Profile)
+	for arch := range used {
+		for i := range w.Profile.Syscalls {
+			for _, n := range w.Profile.Syscalls[i].AllNames() {
+				if _, ok := syscalls.Number(arch, n); ok && !slices.Contains(used[arch], n) {
+					used[arch] = append(used[arch], n)
+				}
+			}
+		}
+		slices.Sort(used[arch])
+	}
+	return recording.Names(used), nil
 }
 
 // selects says whether r selects the pods of workload w.
@@ -320,7 +346,7 @@ func (a *Agent) install(r *v1alpha1.SyscallRecording, st *recState) {
 		if st.installed[p.Container] == p.Version {
 			continue
 		}
-		content, err := recording.Content(p.Syscalls, p.Stage)
+		content, err := recording.Content(p.Syscalls, p.Args, p.Stage)
 		if err != nil {
 			a.log.Warn("not installing a profile", "recording", r.Namespace+"/"+r.Name, "container", p.Container, "err", err)
 			continue

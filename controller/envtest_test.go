@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +30,7 @@ import (
 
 	"github.com/sysrec/sysrec/api/v1alpha1"
 	"github.com/sysrec/sysrec/controller"
+	"github.com/sysrec/sysrec/profiles"
 	"github.com/sysrec/sysrec/recording"
 )
 
@@ -122,7 +125,9 @@ func eventually(t *testing.T, what string, check func() error) {
 	}
 }
 
-func TestControllerAgainstAPIServer(t *testing.T) {
+// startController starts an API server and the controller against it,
+// for the test's lifetime, and returns a client of the API server.
+func startController(t *testing.T) (context.Context, client.Client, *slog.Logger) {
 	env, scheme := startAPIServer(t)
 	lw := &logWriter{t: t}
 	t.Cleanup(lw.stop)
@@ -132,6 +137,10 @@ func TestControllerAgainstAPIServer(t *testing.T) {
 	opts := controller.ManagerOptions()
 	opts.Scheme = scheme
 	opts.Metrics = metricsserver.Options{BindAddress: "0"}
+	// Each test starts its own manager, in one process: the controller's
+	// name repeats.
+	skip := true
+	opts.Controller.SkipNameValidation = &skip
 	mgr, err := ctrl.NewManager(env.Config, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -153,6 +162,11 @@ func TestControllerAgainstAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ctx, c, log
+}
+
+func TestControllerAgainstAPIServer(t *testing.T) {
+	ctx, c, log := startController(t)
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -326,5 +340,113 @@ func TestControllerAgainstAPIServer(t *testing.T) {
 	}
 	if r := get(); len(r.Status.Profiles) != 1 || r.Status.Stage != v1alpha1.StageEnforce || len(r.Status.Nodes) != 2 {
 		t.Errorf("after an agent's write: %+v", r.Status)
+	}
+}
+
+// Socket values as the recorder encodes them: domain<<8 | type.
+const (
+	inetStream  = 2<<8 | 1  // AF_INET, SOCK_STREAM
+	inet6Stream = 10<<8 | 1 // AF_INET6, SOCK_STREAM
+)
+
+// TestControllerPublishesArgs: node entries with argument values for
+// socket, applied through the API server, give a published profile whose
+// content allows socket with the recorded families only; a node whose
+// values overflowed widens socket to an allow by name.
+func TestControllerPublishesArgs(t *testing.T) {
+	ctx, c, _ := startController(t)
+	key := types.NamespacedName{Namespace: "default", Name: "net"}
+	rec := &v1alpha1.SyscallRecording{
+		ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace},
+		Spec:       v1alpha1.SyscallRecordingSpec{Selector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "net"}}},
+	}
+	if err := c.Create(ctx, rec); err != nil {
+		t.Fatalf("creating the recording: %v", err)
+	}
+	sock := func(overflow bool, values ...int64) []v1alpha1.SyscallArgs {
+		return []v1alpha1.SyscallArgs{{Arch: x86, Syscall: "socket", Values: values, Overflow: overflow}}
+	}
+	now := recording.Now(time.Now())
+	nodeA := v1alpha1.NodeResult{Node: "node-a", Updated: now, Containers: []v1alpha1.NodeContainer{
+		{Name: "app", Pods: []string{"net-1"}, Syscalls: map[string][]string{x86: {"read", "socket"}}, Args: sock(false, inetStream)},
+	}}
+	nodeB := v1alpha1.NodeResult{Node: "node-b", Updated: now, Containers: []v1alpha1.NodeContainer{
+		{Name: "app", Pods: []string{"net-2"}, Syscalls: map[string][]string{x86: {"socket", "write"}}, Args: sock(false, inet6Stream)},
+	}}
+	for _, n := range []v1alpha1.NodeResult{nodeA, nodeB} {
+		if err := applyNode(ctx, c, key, n); err != nil {
+			t.Fatalf("applying %s's entry: %v", n.Node, err)
+		}
+	}
+	// The CRD keys the list by architecture and syscall.
+	dup := nodeA
+	dup.Containers = []v1alpha1.NodeContainer{nodeA.Containers[0]}
+	dup.Containers[0].Args = append(sock(false, inetStream), sock(false, inet6Stream)...)
+	if err := applyNode(ctx, c, key, dup); err == nil || !strings.Contains(err.Error(), "duplicate entries") {
+		t.Errorf("an entry with socket's values twice: got %v, want refused as duplicate entries", err)
+	}
+
+	get := func() *v1alpha1.SyscallRecording {
+		r := &v1alpha1.SyscallRecording{}
+		if err := c.Get(ctx, key, r); err != nil {
+			t.Fatalf("reading the recording: %v", err)
+		}
+		return r
+	}
+	// content waits for the published profile and the ConfigMap's copy,
+	// and returns the families that it allows socket with.
+	content := func(what string, wantArgs []v1alpha1.SyscallArgs) (families []uint64, byName bool) {
+		t.Helper()
+		var app v1alpha1.Profile
+		eventually(t, what, func() error {
+			r := get()
+			if len(r.Status.Profiles) != 1 || !reflect.DeepEqual(r.Status.Profiles[0].Args, wantArgs) {
+				return fmt.Errorf("profiles %+v, want args %+v", r.Status.Profiles, wantArgs)
+			}
+			app = r.Status.Profiles[0]
+			cm := &corev1.ConfigMap{}
+			if err := c.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: "sysrec-net"}, cm); err != nil {
+				return err
+			}
+			if v := recording.Version([]byte(cm.Data["app.json"])); v != app.Version {
+				return fmt.Errorf("app.json version %s, status says %s", v, app.Version)
+			}
+			return nil
+		})
+		want, err := recording.Content(app.Syscalls, app.Args, app.Stage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if recording.Version(want) != app.Version {
+			t.Fatalf("%s: version %s is not that of the content the agents make", what, app.Version)
+		}
+		p, err := profiles.Parse(want, "app.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range p.Syscalls {
+			if s.Action != profiles.ActAllow || !slices.Contains(s.AllNames(), "socket") {
+				continue
+			}
+			if len(s.Args) == 0 {
+				byName = true
+			} else {
+				families = append(families, s.Args[0].Value)
+			}
+		}
+		slices.Sort(families)
+		return families, byName
+	}
+	if fams, byName := content("socket for both nodes' families", sock(false, inetStream, inet6Stream)); byName || !slices.Equal(fams, []uint64{2, 10}) {
+		t.Errorf("socket for families %v, by name %v; want AF_INET and AF_INET6 only", fams, byName)
+	}
+
+	// node-b's values overflow: socket is allowed by name.
+	nodeB.Containers[0].Args = sock(true, inet6Stream)
+	if err := applyNode(ctx, c, key, nodeB); err != nil {
+		t.Fatalf("applying node-b's entry: %v", err)
+	}
+	if fams, byName := content("socket by name", sock(true, inetStream, inet6Stream)); !byName || len(fams) != 0 {
+		t.Errorf("socket for families %v, by name %v; want by name only", fams, byName)
 	}
 }

@@ -118,7 +118,7 @@ func NewPlan(r *v1alpha1.SyscallRecording, now time.Time) (*Plan, error) {
 	}
 	p := &Plan{PromoteErr: promoteErr, Content: map[string][]byte{}}
 	for _, prof := range published {
-		content, err := recording.Content(prof.Syscalls, prof.Stage)
+		content, err := recording.Content(prof.Syscalls, prof.Args, prof.Stage)
 		if err != nil {
 			return nil, fmt.Errorf("container %s of recording %s/%s: %w", prof.Container, r.Namespace, r.Name, err)
 		}

@@ -2,6 +2,9 @@ package controller_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/sysrec/sysrec/api/v1alpha1"
 	"github.com/sysrec/sysrec/controller"
+	"github.com/sysrec/sysrec/profiles"
 	"github.com/sysrec/sysrec/recording"
 )
 
@@ -64,7 +68,7 @@ func TestPlanMergesNodes(t *testing.T) {
 	if cm == nil || cm.Name != "sysrec-web" || cm.Namespace != "shop" || len(cm.Data) != 2 {
 		t.Fatalf("ConfigMap = %+v", cm)
 	}
-	want, _ := recording.Content(app.Syscalls, v1alpha1.StageAudit)
+	want, _ := recording.Content(app.Syscalls, app.Args, v1alpha1.StageAudit)
 	if cm.Data["app.json"] != string(want) || recording.Version([]byte(cm.Data["app.json"])) != app.Version {
 		t.Errorf("ConfigMap app.json = %s, version %s", cm.Data["app.json"], app.Version)
 	}
@@ -244,5 +248,45 @@ func TestSummarize(t *testing.T) {
 	s := controller.Summarize(r)
 	if s.Name != "web" || len(s.Nodes) != 2 || len(s.Profiles) != 2 || s.Profiles[0].Syscalls != 3 || s.Installed != "False" || s.Requested != v1alpha1.StageAudit {
 		t.Errorf("Summarize = %+v", s)
+	}
+}
+
+// TestPlanArgs: the nodes' argument values are merged into the published
+// profile, and its content (the ConfigMap's) has the argument rules;
+// names-only nodes keep the content they had.
+func TestPlanArgs(t *testing.T) {
+	r := testRecording()
+	before, err := controller.NewPlan(r, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Status.Nodes[0].Containers[0].Syscalls[x86] = append(r.Status.Nodes[0].Containers[0].Syscalls[x86], "socket")
+	r.Status.Nodes[0].Containers[0].Args = []v1alpha1.SyscallArgs{{Arch: x86, Syscall: "socket", Values: []int64{10<<8 | 1}}}
+	r.Status.Nodes[1].Containers[0].Syscalls[x86] = append(r.Status.Nodes[1].Containers[0].Syscalls[x86], "socket")
+	r.Status.Nodes[1].Containers[0].Args = []v1alpha1.SyscallArgs{{Arch: x86, Syscall: "socket", Values: []int64{2<<8 | 1}}}
+	p, err := controller.NewPlan(r, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, sidecar := p.Status.Profiles[0], p.Status.Profiles[1]
+	want := []v1alpha1.SyscallArgs{{Arch: x86, Syscall: "socket", Values: []int64{2<<8 | 1, 10<<8 | 1}}}
+	if !reflect.DeepEqual(app.Args, want) {
+		t.Fatalf("app's args = %+v, want %+v", app.Args, want)
+	}
+	var rules []string
+	prof, err := profiles.Parse([]byte(p.ConfigMap.Data["app.json"]), "app.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range prof.Syscalls {
+		if slices.Contains(s.AllNames(), "socket") {
+			rules = append(rules, fmt.Sprint(s.Args))
+		}
+	}
+	if len(rules) != 2 || !strings.Contains(rules[0], "{0 2 0 SCMP_CMP_EQ}") || !strings.Contains(rules[1], "{0 10 0 SCMP_CMP_EQ}") {
+		t.Errorf("socket's rules in app.json: %q, want AF_INET and AF_INET6", rules)
+	}
+	if sidecar.Args != nil || sidecar.Version != before.Status.Profiles[1].Version || p.ConfigMap.Data["sidecar.json"] != before.ConfigMap.Data["sidecar.json"] {
+		t.Errorf("the names-only sidecar changed: %+v", sidecar)
 	}
 }

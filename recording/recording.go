@@ -70,14 +70,16 @@ func Action(s v1alpha1.Stage) profiles.Action {
 }
 
 // Content is the profile JSON that allows names (per architecture, as
-// the API spells them: SCMP_ARCH_X86_64) at stage s. Equal inputs give
-// equal bytes.
-func Content(names map[string][]string, s v1alpha1.Stage) ([]byte, error) {
+// the API spells them: SCMP_ARCH_X86_64) at stage s, those with argument
+// values in args only with those values (profiles.GenerateArgs). Equal
+// inputs give equal bytes, and without args the content is that of the
+// names alone.
+func Content(names map[string][]string, args []v1alpha1.SyscallArgs, s v1alpha1.Stage) ([]byte, error) {
 	rec := make(map[syscalls.Arch][]string, len(names))
 	for a, n := range names {
 		rec[syscalls.Arch(a)] = n
 	}
-	p, err := profiles.Generate(rec, Action(s))
+	p, err := profiles.GenerateArgs(rec, Recorded(args), Action(s))
 	if err != nil {
 		return nil, fmt.Errorf("making the %s profile: %w", s, err)
 	}
@@ -101,6 +103,85 @@ func Names(m map[syscalls.Arch][]string) map[string][]string {
 		}
 	}
 	return out
+}
+
+// Args converts recorded argument values to the API's form: one entry
+// per architecture and syscall, sorted by both, each one's values sorted
+// and unique; nil when r holds none.
+func Args(r profiles.RecordedArgs) []v1alpha1.SyscallArgs {
+	var out []v1alpha1.SyscallArgs
+	for arch, m := range r {
+		for name, v := range m {
+			a := v1alpha1.SyscallArgs{Arch: string(arch), Syscall: name, Overflow: v.Overflow}
+			vals := slices.Clone(v.Values)
+			slices.Sort(vals)
+			for _, x := range slices.Compact(vals) {
+				a.Values = append(a.Values, int64(x))
+			}
+			out = append(out, a)
+		}
+	}
+	sortArgs(out)
+	return out
+}
+
+func sortArgs(l []v1alpha1.SyscallArgs) {
+	slices.SortFunc(l, func(a, b v1alpha1.SyscallArgs) int {
+		if c := strings.Compare(a.Arch, b.Arch); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Syscall, b.Syscall)
+	})
+}
+
+// Recorded converts the API's argument values back to the recorder's
+// form (Args' inverse); nil when l is empty.
+func Recorded(l []v1alpha1.SyscallArgs) profiles.RecordedArgs {
+	if len(l) == 0 {
+		return nil
+	}
+	out := profiles.RecordedArgs{}
+	for _, a := range l {
+		v := profiles.ArgValues{Overflow: a.Overflow}
+		for _, x := range a.Values {
+			v.Values = append(v.Values, uint64(x))
+		}
+		out.Add(profiles.RecordedArgs{syscalls.Arch(a.Arch): {a.Syscall: v}})
+	}
+	return out
+}
+
+// UnionArgs returns the union of the argument values a and b, which were
+// recorded with the names aNames and bNames: each syscall's values
+// unioned, and it overflows when either side's does. A syscall that one
+// side recorded without capturing its argument (no entry: an agent that
+// captures other groups, or none) is allowed by name on that side, so
+// its entry in the union overflows, which allows it by name there too.
+// Neither input is changed; the output is sorted as Args sorts, and does
+// not depend on the order of a and b.
+func UnionArgs(aNames map[string][]string, a []v1alpha1.SyscallArgs, bNames map[string][]string, b []v1alpha1.SyscallArgs) []v1alpha1.SyscallArgs {
+	if len(a) == 0 && len(b) == 0 {
+		return nil
+	}
+	ra, rb := Recorded(a), Recorded(b)
+	u := profiles.RecordedArgs{}
+	u.Add(ra)
+	u.Add(rb)
+	for _, side := range []struct {
+		names map[string][]string
+		args  profiles.RecordedArgs
+	}{{aNames, ra}, {bNames, rb}} {
+		for arch, names := range side.names {
+			for _, n := range names {
+				v, ok := u[syscalls.Arch(arch)][n]
+				if _, captured := side.args[syscalls.Arch(arch)][n]; ok && !captured {
+					v.Overflow = true
+					u[syscalls.Arch(arch)][n] = v
+				}
+			}
+		}
+	}
+	return Args(u)
 }
 
 // Union adds b's names into a, keeping each list sorted and unique.
@@ -128,10 +209,11 @@ func Count(names map[string][]string) int {
 }
 
 // Merge makes one profile per container from every node's result: the
-// union of what each node recorded, with the nodes and the replicas that
-// contributed. Its output is sorted by container and does not depend on
-// the order of nodes. Version, Stage, LocalhostProfile and InstalledOn are
-// left for Publish.
+// union of what each node recorded (names and argument values, see
+// UnionArgs), with the nodes and the replicas that contributed. Its
+// output is sorted by container and does not depend on the order of
+// nodes. Version, Stage, LocalhostProfile and InstalledOn are left for
+// Publish.
 func Merge(nodes []v1alpha1.NodeResult) []v1alpha1.Profile {
 	byName := map[string]*v1alpha1.Profile{}
 	for _, n := range nodes {
@@ -141,6 +223,7 @@ func Merge(nodes []v1alpha1.NodeResult) []v1alpha1.Profile {
 				p = &v1alpha1.Profile{Container: c.Name}
 				byName[c.Name] = p
 			}
+			p.Args = UnionArgs(p.Syscalls, p.Args, c.Syscalls, c.Args)
 			p.Syscalls = Union(p.Syscalls, c.Syscalls)
 			if !slices.Contains(p.Nodes, n.Node) {
 				p.Nodes = append(p.Nodes, n.Node)
@@ -162,7 +245,7 @@ func Merge(nodes []v1alpha1.NodeResult) []v1alpha1.Profile {
 func Publish(r *v1alpha1.SyscallRecording, merged []v1alpha1.Profile, s v1alpha1.Stage) ([]v1alpha1.Profile, error) {
 	out := make([]v1alpha1.Profile, len(merged))
 	for i, p := range merged {
-		content, err := Content(p.Syscalls, s)
+		content, err := Content(p.Syscalls, p.Args, s)
 		if err != nil {
 			return nil, fmt.Errorf("container %s: %w", p.Container, err)
 		}

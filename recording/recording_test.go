@@ -1,9 +1,11 @@
 package recording_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +13,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sysrec/sysrec/api/v1alpha1"
+	"github.com/sysrec/sysrec/profiles"
 	"github.com/sysrec/sysrec/recording"
+	"github.com/sysrec/sysrec/syscalls"
 )
 
 const x86 = "SCMP_ARCH_X86_64"
@@ -40,15 +44,15 @@ func TestLocalhostProfileParse(t *testing.T) {
 
 func TestContentVersion(t *testing.T) {
 	names := map[string][]string{x86: {"read", "write", "exit_group"}}
-	audit, err := recording.Content(names, v1alpha1.StageAudit)
+	audit, err := recording.Content(names, nil, v1alpha1.StageAudit)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, _ := recording.Content(map[string][]string{x86: {"write", "exit_group", "read"}}, v1alpha1.StageAudit)
+	again, _ := recording.Content(map[string][]string{x86: {"write", "exit_group", "read"}}, nil, v1alpha1.StageAudit)
 	if string(audit) != string(again) {
 		t.Errorf("the order of names changed the content:\n%s\n%s", audit, again)
 	}
-	enforce, err := recording.Content(names, "Enforce")
+	enforce, err := recording.Content(names, nil, "Enforce")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +120,7 @@ func TestPublish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	content, _ := recording.Content(map[string][]string{x86: {"read", "write"}}, v1alpha1.StageAudit)
+	content, _ := recording.Content(map[string][]string{x86: {"read", "write"}}, nil, v1alpha1.StageAudit)
 	p := pub[0]
 	if p.Version != recording.Version(content) || p.Stage != v1alpha1.StageAudit || p.LocalhostProfile != "sysrec/shop/web/app.json" || len(p.InstalledOn) != 0 {
 		t.Fatalf("Publish = %+v", p)
@@ -231,5 +235,201 @@ func TestUnionCountNow(t *testing.T) {
 	}
 	if n := recording.Now(t0.Add(1500 * time.Millisecond)); !n.Time.Equal(t0.Add(time.Second)) {
 		t.Errorf("Now = %v", n)
+	}
+}
+
+// Socket values as the recorder encodes them: domain<<8 | type.
+const (
+	inetStream  = 2<<8 | 1  // AF_INET, SOCK_STREAM
+	inet6Stream = 10<<8 | 1 // AF_INET6, SOCK_STREAM
+	unixDgram   = 1<<8 | 2  // AF_UNIX, SOCK_DGRAM
+)
+
+func sock(values ...int64) v1alpha1.SyscallArgs {
+	return v1alpha1.SyscallArgs{Arch: x86, Syscall: "socket", Values: values}
+}
+
+// socketRules returns the address families that content allows socket
+// with, and whether it allows socket by name.
+func socketRules(t *testing.T, content []byte) (families []uint64, byName bool) {
+	t.Helper()
+	p, err := profiles.Parse(content, "content")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range p.Syscalls {
+		if s.Action != profiles.ActAllow || !slices.Contains(s.AllNames(), "socket") {
+			continue
+		}
+		if len(s.Args) == 0 {
+			byName = true
+			continue
+		}
+		if s.Args[0].Index != 0 || s.Args[0].Op != profiles.OpEqualTo {
+			t.Fatalf("socket's rule %+v does not compare the domain", s)
+		}
+		families = append(families, s.Args[0].Value)
+	}
+	slices.Sort(families)
+	return families, byName
+}
+
+// TestContentWithoutArgs: a recording without argument values has the
+// content (and so the version) that it had before values were recorded,
+// so that no installed profile changes.
+func TestContentWithoutArgs(t *testing.T) {
+	names := map[string][]string{x86: {"read", "write", "exit_group"}, "SCMP_ARCH_X86": {"read"}}
+	for _, s := range []v1alpha1.Stage{v1alpha1.StageAudit, v1alpha1.StageEnforce} {
+		got, err := recording.Content(names, nil, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := profiles.Generate(map[syscalls.Arch][]string{syscalls.X86_64: names[x86], syscalls.X86: names["SCMP_ARCH_X86"]}, recording.Action(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := profiles.Marshal(p)
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s without args:\n%s\nwant the names-only content\n%s", s, got, want)
+		}
+		if empty, _ := recording.Content(names, []v1alpha1.SyscallArgs{}, s); !bytes.Equal(empty, want) {
+			t.Errorf("%s with an empty list of args differs from the names-only content", s)
+		}
+	}
+	// The version of a names-only profile, as the agents installed it
+	// before argument values were recorded (as computed at 1c9e9a8): it must not
+	// move.
+	audit, _ := recording.Content(map[string][]string{x86: {"read", "write", "exit_group"}}, nil, v1alpha1.StageAudit)
+	if v := recording.Version(audit); v != "3d380fcc18093794" {
+		t.Errorf("the names-only version moved: %s", v)
+	}
+}
+
+func TestArgsRecordedRoundTrip(t *testing.T) {
+	r := profiles.RecordedArgs{
+		syscalls.X86_64: {"socket": {Values: []uint64{inet6Stream, inetStream}}, "clone": {Values: []uint64{0}}, "clone3": {}, "ioctl": {Overflow: true}},
+		syscalls.X86:    {"socketcall": {Values: []uint64{1}}},
+	}
+	got := recording.Args(r)
+	want := []v1alpha1.SyscallArgs{
+		{Arch: "SCMP_ARCH_X86", Syscall: "socketcall", Values: []int64{1}},
+		{Arch: x86, Syscall: "clone", Values: []int64{0}},
+		{Arch: x86, Syscall: "clone3"}, // captured (into clone's values): it stays
+		{Arch: x86, Syscall: "ioctl", Overflow: true},
+		{Arch: x86, Syscall: "socket", Values: []int64{inetStream, inet6Stream}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Args = %+v\nwant %+v", got, want)
+	}
+	back := recording.Recorded(got)
+	if !reflect.DeepEqual(back[syscalls.X86_64]["socket"].Values, []uint64{inetStream, inet6Stream}) || !back[syscalls.X86_64]["ioctl"].Overflow || len(back) != 2 || len(back[syscalls.X86_64]) != 4 {
+		t.Errorf("Recorded(Args(r)) = %+v", back)
+	}
+	if recording.Args(nil) != nil || recording.Recorded(nil) != nil {
+		t.Error("no values do not convert to nil")
+	}
+	// The input is not changed (Args sorts a copy).
+	if !reflect.DeepEqual(r[syscalls.X86_64]["socket"].Values, []uint64{inet6Stream, inetStream}) {
+		t.Errorf("Args changed its input: %v", r[syscalls.X86_64]["socket"].Values)
+	}
+}
+
+// TestMergeArgs: merging two nodes unions each syscall's values, and the
+// published profile allows socket with the families of both.
+func TestMergeArgs(t *testing.T) {
+	ca := ctr("app", []string{"web-1"}, "read", "socket")
+	ca.Args = []v1alpha1.SyscallArgs{sock(inetStream)}
+	cb := ctr("app", []string{"web-2"}, "socket", "write")
+	cb.Args = []v1alpha1.SyscallArgs{sock(unixDgram, inet6Stream)}
+	a, b := node("a", ca), node("b", cb)
+	got := recording.Merge([]v1alpha1.NodeResult{a, b})
+	if len(got) != 1 || !reflect.DeepEqual(got[0].Args, []v1alpha1.SyscallArgs{sock(unixDgram, inetStream, inet6Stream)}) {
+		t.Fatalf("Merge = %+v, want socket with the values of both nodes", got)
+	}
+	if rev := recording.Merge([]v1alpha1.NodeResult{b, a}); !reflect.DeepEqual(rev, got) {
+		t.Errorf("Merge depends on the order of nodes:\n%+v\n%+v", rev, got)
+	}
+	if !reflect.DeepEqual(cb.Args[0].Values, []int64{unixDgram, inet6Stream}) {
+		t.Errorf("Merge changed its input: %v", cb.Args)
+	}
+	if n := recording.Count(got[0].Syscalls); n != 3 {
+		t.Errorf("Count = %d, want 3: values do not count", n)
+	}
+
+	r := &v1alpha1.SyscallRecording{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"}}
+	pub, err := recording.Publish(r, got, v1alpha1.StageEnforce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	content, err := recording.Content(pub[0].Syscalls, pub[0].Args, pub[0].Stage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pub[0].Version != recording.Version(content) {
+		t.Errorf("version %s is not the content's", pub[0].Version)
+	}
+	fams, byName := socketRules(t, content)
+	if byName || !slices.Equal(fams, []uint64{1, 2, 10}) {
+		t.Errorf("socket: families %v, by name %v; want AF_UNIX, AF_INET and AF_INET6 only:\n%s", fams, byName, content)
+	}
+	names, _ := recording.Content(pub[0].Syscalls, nil, pub[0].Stage)
+	if recording.Version(names) == pub[0].Version {
+		t.Error("the values did not change the version")
+	}
+}
+
+// TestMergeArgsByName: a node whose values overflowed, or that recorded
+// socket without capturing its argument (an agent with other --args, or
+// an older one), allows socket by name in the merged profile.
+func TestMergeArgsByName(t *testing.T) {
+	ca := ctr("app", []string{"web-1"}, "socket")
+	ca.Args = []v1alpha1.SyscallArgs{sock(inetStream)}
+	over := ctr("app", []string{"web-2"}, "socket")
+	over.Args = []v1alpha1.SyscallArgs{{Arch: x86, Syscall: "socket", Values: []int64{unixDgram}, Overflow: true}}
+	uncaptured := ctr("app", []string{"web-3"}, "socket", "read")
+	for name, other := range map[string]v1alpha1.NodeContainer{"overflow": over, "uncaptured": uncaptured} {
+		for _, order := range [][]v1alpha1.NodeResult{{node("a", ca), node("b", other)}, {node("b", other), node("a", ca)}} {
+			got := recording.Merge(order)
+			if len(got) != 1 || len(got[0].Args) != 1 || !got[0].Args[0].Overflow {
+				t.Fatalf("%s: Merge = %+v, want socket overflowed", name, got)
+			}
+			content, err := recording.Content(got[0].Syscalls, got[0].Args, v1alpha1.StageEnforce)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fams, byName := socketRules(t, content); !byName || len(fams) != 0 {
+				t.Errorf("%s: socket families %v, by name %v; want by name only", name, fams, byName)
+			}
+		}
+	}
+	// A node that did not record socket at all does not widen it.
+	none := ctr("app", []string{"web-4"}, "read")
+	got := recording.Merge([]v1alpha1.NodeResult{node("a", ca), node("b", none)})
+	if !reflect.DeepEqual(got[0].Args, []v1alpha1.SyscallArgs{sock(inetStream)}) {
+		t.Errorf("a node without socket: Args = %+v", got[0].Args)
+	}
+}
+
+// TestContentArgsDeterministic: equal inputs give equal bytes, whatever
+// the order of the entries and values.
+func TestContentArgsDeterministic(t *testing.T) {
+	names := map[string][]string{x86: {"socket", "read", "clone", "clone3"}}
+	args := []v1alpha1.SyscallArgs{sock(inet6Stream, inetStream), {Arch: x86, Syscall: "clone", Values: []int64{0}}}
+	want, err := recording.Content(names, args, v1alpha1.StageEnforce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		shuffled := []v1alpha1.SyscallArgs{{Arch: x86, Syscall: "clone", Values: []int64{0}}, sock(inetStream, inet6Stream, inetStream)}
+		got, err := recording.Content(map[string][]string{x86: {"clone3", "clone", "read", "socket"}}, shuffled, v1alpha1.StageEnforce)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("the order of args changed the content:\n%s\n%s", got, want)
+		}
+	}
+	if fams, byName := socketRules(t, want); byName || !slices.Equal(fams, []uint64{2, 10}) {
+		t.Errorf("socket: families %v, by name %v", fams, byName)
 	}
 }

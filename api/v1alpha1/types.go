@@ -156,6 +156,15 @@ type NodeContainer struct {
 	Name string `json:"name"`
 	// Syscalls are the names recorded, per architecture (SCMP_ARCH_X86_64, ...).
 	Syscalls map[string][]string `json:"syscalls"`
+	// Args are the values of the captured arguments of the syscalls
+	// recorded, one entry per architecture and syscall, sorted by both.
+	// A recorded syscall without an entry was not captured: the profile
+	// allows it by name.
+	// +optional
+	// +listType=map
+	// +listMapKey=arch
+	// +listMapKey=syscall
+	Args []SyscallArgs `json:"args,omitempty"`
 	// Pods are the selected pods on the node that ran the container.
 	// +optional
 	Pods []string `json:"pods,omitempty"`
@@ -166,6 +175,32 @@ type NodeContainer struct {
 	// syscalls never reach the recorder.
 	// +optional
 	Filtered bool `json:"filtered,omitempty"`
+}
+
+// SyscallArgs are the values that one syscall's captured argument took
+// on one architecture; a profile allows the syscall only with these
+// values (socket only for the address families used, clone only with the
+// namespace flags asked for).
+type SyscallArgs struct {
+	// Arch is the architecture, as in Syscalls (SCMP_ARCH_X86_64, ...).
+	Arch string `json:"arch"`
+	// Syscall is the syscall's name.
+	Syscall string `json:"syscall"`
+	// Values are the distinct values, sorted, encoded as the recorder
+	// captures them (profiles.ArgKind): for socket, the domain shifted
+	// left by 8 ORed with the type without SOCK_NONBLOCK and
+	// SOCK_CLOEXEC; for clone and unshare, the namespace flags asked
+	// for; for setns, the nstype; for personality, prctl and ioctl, the
+	// persona, option or request (its low 32 bits); for mmap and
+	// mprotect, prot's PROT_WRITE and PROT_EXEC bits. Every encoding is
+	// below 2^63; they are the unsigned values as int64s.
+	// +optional
+	Values []int64 `json:"values,omitempty"`
+	// Overflow: the syscall is allowed by name, since a replica used
+	// more distinct values than the recorder keeps (or, in a merged
+	// profile, a node recorded the syscall without capturing them).
+	// +optional
+	Overflow bool `json:"overflow,omitempty"`
 }
 
 // Drops mirrors the recorder's drop counters.
@@ -196,6 +231,15 @@ type Profile struct {
 	Stage Stage `json:"stage"`
 	// Syscalls are the merged names, per architecture.
 	Syscalls map[string][]string `json:"syscalls"`
+	// Args are the merged values of the captured arguments, as in
+	// NodeContainer: the union over the nodes. An entry is marked
+	// Overflow, and its syscall allowed by name, when some node recorded
+	// the syscall without capturing its argument.
+	// +optional
+	// +listType=map
+	// +listMapKey=arch
+	// +listMapKey=syscall
+	Args []SyscallArgs `json:"args,omitempty"`
 	// Nodes are the nodes that contributed.
 	// +optional
 	Nodes []string `json:"nodes,omitempty"`
