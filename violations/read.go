@@ -46,6 +46,14 @@ type Options struct {
 	Since time.Time
 	// KmsgPath is the kernel log device, /dev/kmsg if empty.
 	KmsgPath string
+	// Args, with Follow, fills in each record's Args from the kernel's
+	// events where it has them. Open it before Read starts, so that it
+	// sees the syscalls of the first records.
+	Args *ArgTracer
+	// ArgsLogged says whether the filter that made r would have logged a
+	// call with args: the profile's rules do. The tracer's fallback needs
+	// it (see ArgTracer.Args); nil leaves its records without arguments.
+	ArgsLogged func(r Record, args [6]uint64) bool
 }
 
 // Stats counts what a source said it dropped.
@@ -65,6 +73,13 @@ func Read(ctx context.Context, opts Options, fn func(Record) error) (Stats, erro
 	keep := func(r Record) error {
 		if r.Time.Before(opts.Since) || r.Comm == MarkerComm {
 			return nil
+		}
+		if opts.Follow && opts.Args != nil {
+			var logged func([6]uint64) bool
+			if opts.ArgsLogged != nil {
+				logged = func(args [6]uint64) bool { return opts.ArgsLogged(r, args) }
+			}
+			r.Args = opts.Args.Args(r, logged)
 		}
 		return fn(r)
 	}

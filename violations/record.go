@@ -47,6 +47,10 @@ type Record struct {
 	Errno int `json:"errno,omitempty"`
 	// Signal is the signal the action sent (sig=), 0 for none.
 	Signal int `json:"signal,omitempty"`
+	// Args are the syscall's six arguments, as the filter saw them, where
+	// they are known: the record itself does not carry them, so only Read
+	// with an ArgTracer fills them in, for records it follows live.
+	Args *[6]uint64 `json:"args,omitempty"`
 }
 
 // AUDIT_ARCH values (include/uapi/linux/audit.h) of the ABIs sysrec names.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -21,7 +22,6 @@ import (
 	"github.com/sysrec/sysrec/cri"
 	"github.com/sysrec/sysrec/internal/atomicfile"
 	"github.com/sysrec/sysrec/profiles"
-	"github.com/sysrec/sysrec/syscalls"
 	"github.com/sysrec/sysrec/violations"
 )
 
@@ -40,7 +40,14 @@ func violationsCommand() *cli.Command {
 			"Sources: kmsg (the kernel log, the default; printk's rate limit keeps\n" +
 			"records past 10 in 5 s out of it, and sysrec says how many), audit (the\n" +
 			"audit netlink multicast group: every record, live only, with --follow)\n" +
-			"and journal (journalctl -k).",
+			"and journal (journalctl -k).\n\n" +
+			"A record does not carry the syscall's arguments. With --follow, sysrec\n" +
+			"reads them from the kernel (eBPF, as root) for the records it follows,\n" +
+			"so that --into widens a rule that allows a syscall only with some\n" +
+			"argument values (socket for some address families) with the value the\n" +
+			"workload used, rather than allowing every value. Such a syscall in a\n" +
+			"record without arguments (read from the log's history) is not added:\n\n" +
+			"   sysrec violations --follow --source audit --into profile.json",
 		Flags: append([]cli.Flag{
 			outputFlag(),
 			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new records until SIGINT or SIGTERM"},
@@ -110,12 +117,19 @@ func listViolations(c *cli.Context) error {
 	defer stop()
 	attr := newAttributor(ctx, c.String("runtime-endpoint"), log)
 	defer attr.close()
+	opts := violations.Options{Source: src, Follow: c.Bool("follow"), Since: since}
+	if opts.Follow {
+		opts.Args, opts.ArgsLogged = openArgTracer(into, log)
+		if opts.Args != nil {
+			defer opts.Args.Close()
+		}
+	}
 
 	var (
 		all    []violation
 		stream = newStream(c.App.Writer, format, c.Bool("follow"))
 	)
-	st, err := violations.Read(ctx, violations.Options{Source: src, Follow: c.Bool("follow"), Since: since}, func(r violations.Record) error {
+	st, err := violations.Read(ctx, opts, func(r violations.Record) error {
 		v := attr.attribute(ctx, r)
 		if !keep(v) {
 			return nil
@@ -145,10 +159,43 @@ func listViolations(c *cli.Context) error {
 	if st.Lost > 0 {
 		log.Warn("the audit subsystem lost records", "lost", st.Lost)
 	}
+	if opts.Args != nil {
+		if n := opts.Args.Dropped(); n > 0 {
+			log.Warn("the kernel's buffer of syscall arguments overflowed; some records carry none", "dropped", n)
+		}
+	}
 	if into != nil {
-		return addToProfile(c.String("into"), into, all, c.App.ErrWriter)
+		return addToProfile(c.String("into"), into, all, opts.Follow, c.App.ErrWriter)
 	}
 	return nil
+}
+
+// openArgTracer starts reading the arguments of the records that
+// violations follows. With a profile to add to, it watches the syscalls
+// that the profile allows only with some argument values (for the
+// kernels where only the fallback attaches), and tells a logged call from
+// an allowed one by the profile's rules. It returns nils, having said why,
+// where the kernel refuses.
+func openArgTracer(into *profiles.Profile, log *slog.Logger) (*violations.ArgTracer, func(violations.Record, [6]uint64) bool) {
+	var watch []string
+	var logged func(violations.Record, [6]uint64) bool
+	if into != nil {
+		watch = into.ConditionalNames()
+		logged = func(r violations.Record, args [6]uint64) bool {
+			d, err := into.Evaluate(profiles.Query{Arch: r.Arch, Name: r.Syscall, Args: args})
+			return err == nil && d.Action != profiles.ActAllow
+		}
+	}
+	t, err := violations.OpenArgTracer(log, violations.ArgOptions{Watch: watch})
+	switch {
+	case err != nil && len(watch) > 0:
+		log.Warn("the syscalls' arguments are not read: rules that allow "+strings.Join(watch, ", ")+" only with some argument values will not be widened", "err", err)
+		return nil, nil
+	case err != nil:
+		log.Debug("the syscalls' arguments are not read", "err", err)
+		return nil, nil
+	}
+	return t, logged
 }
 
 // parseSince reads --since: an RFC 3339 time, or a duration before now.
@@ -269,37 +316,44 @@ func (a *attributor) attribute(ctx context.Context, r violations.Record) violati
 }
 
 // addToProfile adds the syscalls of vs to the allow list of p, read from
-// path, and rewrites path.
-func addToProfile(path string, p *profiles.Profile, vs []violation, stderr io.Writer) error {
-	add := map[syscalls.Arch][]string{}
+// path, and rewrites path. A syscall that p allows only with some
+// argument values gets a rule for the value of each record; one whose
+// record carries no arguments is left out, and said so.
+func addToProfile(path string, p *profiles.Profile, vs []violation, followed bool, stderr io.Writer) error {
+	var add []profiles.Violation
 	var unnamed int
 	for _, v := range vs {
 		if v.Syscall == "" {
 			unnamed++
 			continue
 		}
-		add[v.Arch] = append(add[v.Arch], v.Syscall)
+		add = append(add, profiles.Violation{Arch: v.Arch, Name: v.Syscall, Args: v.Args})
 	}
 	if unnamed > 0 {
 		fmt.Fprintf(stderr, "sysrec: %d records name syscalls that sysrec's tables lack; they are not added\n", unnamed)
 	}
-	extra, err := profiles.Generate(add, p.DefaultAction)
+	w, err := profiles.Widen(p, add)
 	if err != nil {
 		return fmt.Errorf("adding to %s: %w", path, err)
 	}
-	merged, err := profiles.Merge([]*profiles.Profile{p, extra}, p.DefaultAction)
-	if err != nil {
-		return fmt.Errorf("adding to %s: %w", path, err)
+	for _, s := range w.Skipped {
+		hint := ""
+		if s.Reason == profiles.SkipNoArgs {
+			hint = "; run `sysrec violations --follow --into " + path + "` while the workload runs, or record it again and merge"
+			if followed {
+				hint = "; the kernel sent none for it (see the warnings above); record the workload again and merge"
+			}
+		}
+		fmt.Fprintf(stderr, "sysrec: %s (%s) not added: %s%s\n", s.Name, s.Arch, s.Detail, hint)
 	}
-	data, err := profiles.Marshal(merged)
+	data, err := profiles.Marshal(w.Profile)
 	if err != nil {
 		return err
 	}
-	before, after := len(p.AllowedNames()), len(merged.AllowedNames())
 	if err := atomicfile.WriteFile(path, data, filePerm(path)); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "sysrec: %d syscalls added to %s\n", after-before, path)
+	fmt.Fprintf(stderr, "sysrec: %d syscalls added to %s\n", w.Added, path)
 	return nil
 }
 

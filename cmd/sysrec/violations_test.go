@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/sysrec/sysrec/internal/testenv"
 	"github.com/sysrec/sysrec/profiles"
@@ -181,5 +185,249 @@ func TestViolationsAttribution(t *testing.T) {
 				t.Errorf("got %+v, want a logged write attributed to sysrec-viol/logger/app", got)
 			}
 		})
+	}
+}
+
+// socketsWorkload is the name under which the test binary, run through a
+// link of that name, opens one socket of each family its arguments name
+// (inet, inet6, netlink, unix) and exits: 3 if one fails. Its comm is
+// the link's name.
+const socketsWorkload = "sysrec-sockets"
+
+var workloadFamilies = map[string][2]int{
+	"inet":    {unix.AF_INET, unix.SOCK_DGRAM},
+	"netlink": {unix.AF_NETLINK, unix.SOCK_RAW},
+	"unix":    {unix.AF_UNIX, unix.SOCK_STREAM},
+	"inet6":   {unix.AF_INET6, unix.SOCK_DGRAM},
+}
+
+func init() {
+	if filepath.Base(os.Args[0]) != socketsWorkload {
+		return
+	}
+	for _, name := range os.Args[1:] {
+		f, ok := workloadFamilies[name]
+		if !ok {
+			fmt.Fprintf(os.Stderr, "unknown family %s\n", name)
+			os.Exit(2)
+		}
+		fd, err := unix.Socket(f[0], f[1]|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "socket(%s): %v\n", name, err)
+			os.Exit(3)
+		}
+		unix.Close(fd)
+	}
+	os.Exit(0)
+}
+
+// socketsLink returns the path of a link to the test binary that runs it
+// as the sockets workload.
+func socketsLink(t *testing.T) string {
+	t.Helper()
+	link := filepath.Join(t.TempDir(), socketsWorkload)
+	if err := os.Symlink(os.Args[0], link); err != nil {
+		t.Fatal(err)
+	}
+	return link
+}
+
+// inetOnlyProfile allows every syscall of the host's ABI, socket only for
+// AF_INET datagram sockets (the rule record writes), and logs the rest.
+func inetOnlyProfile(t *testing.T) *profiles.Profile {
+	t.Helper()
+	native, _, err := syscalls.Host()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inet, _, _ := profiles.ArgValue(native, "socket", [6]uint64{unix.AF_INET, unix.SOCK_DGRAM})
+	p, err := profiles.GenerateArgs(map[syscalls.Arch][]string{native: syscalls.Names(native)},
+		profiles.RecordedArgs{native: {"socket": {Values: []uint64{inet}}}}, profiles.ActLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(p.AllowedNames(), "socket") {
+		t.Fatalf("the profile allows socket by name")
+	}
+	return p
+}
+
+// socketFamilies returns the families that p's socket rules allow, and
+// whether it allows socket by name.
+func socketFamilies(t *testing.T, p *profiles.Profile) ([]uint64, bool) {
+	t.Helper()
+	var fams []uint64
+	for _, r := range p.Syscalls {
+		if !slices.Contains(r.Names, "socket") || r.Action != profiles.ActAllow {
+			continue
+		}
+		if len(r.Args) == 0 {
+			return nil, true
+		}
+		for _, a := range r.Args {
+			if a.Index == 0 && a.Op == profiles.OpEqualTo {
+				fams = append(fams, a.Value)
+			}
+		}
+	}
+	slices.Sort(fams)
+	return fams, false
+}
+
+// The rollout of a profile with argument rules: a workload opens AF_INET,
+// AF_NETLINK and AF_UNIX sockets under a LOG profile that allows socket
+// only for AF_INET; violations --follow --into widens the socket rule
+// with exactly the two logged families, never allowing socket by name;
+// the widened profile then runs the workload when enforced, and still
+// refuses another family.
+func TestViolationsWidenArgs(t *testing.T) {
+	testenv.RequireBPF(t)
+	native, _, err := syscalls.Host()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := writeProfile(t, dir, "profile.json", inetOnlyProfile(t))
+	workload := socketsLink(t)
+
+	stdout, stderr := filepath.Join(dir, "stdout"), filepath.Join(dir, "stderr")
+	follow := sysrecCmd(t, "--log-level", "debug", "violations", "--follow", "--source", "audit", "--runtime-endpoint", "none",
+		"--comm", socketsWorkload, "--into", path, "-o", "json")
+	for name, w := range map[string]*io.Writer{stdout: &follow.Stdout, stderr: &follow.Stderr} {
+		f, err := os.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		*w = f
+	}
+	read := func(name string) string { data, _ := os.ReadFile(name); return string(data) }
+	startGroup(t, follow)
+	waitAuditJoined(t, follow)
+
+	res := sysrec(t, "run", "--profile", path, "--", workload, "inet", "netlink", "inet", "unix")
+	if res.code != 0 {
+		t.Fatalf("under the LOG profile: exit %d, stderr %s", res.code, res.stderr)
+	}
+	var records []violation
+	testenv.WaitFor(t, 30*time.Second, func() error {
+		records = nil
+		for _, line := range strings.Split(strings.TrimSpace(read(stdout)), "\n") {
+			var v violation
+			if line != "" && json.Unmarshal([]byte(line), &v) == nil {
+				records = append(records, v)
+			}
+		}
+		if len(records) < 2 {
+			return fmt.Errorf("violations --follow printed %d records, want 2:\n%s\n%s", len(records), read(stdout), read(stderr))
+		}
+		return nil
+	})
+	follow.Process.Signal(syscall.SIGINT)
+	if err := follow.Wait(); err != nil || !strings.Contains(read(stderr), "2 syscalls added to "+path) {
+		t.Fatalf("violations --into: %v; stderr %s; want 2 added (the socket rules)", err, read(stderr))
+	}
+	t.Logf("violations: %s", read(stderr))
+	var logged []uint64
+	for _, v := range records {
+		if v.Syscall != "socket" || v.Arch != native || v.Action != string(profiles.ActLog) || v.Args == nil {
+			t.Errorf("got %+v, want a logged socket call with its arguments", v)
+			continue
+		}
+		logged = append(logged, v.Args[0])
+	}
+	if want := []uint64{unix.AF_NETLINK, unix.AF_UNIX}; !slices.Equal(logged, want) {
+		t.Errorf("the records carry families %v, want %v", logged, want)
+	}
+
+	widened, _ := readProfile(t, path)
+	fams, byName := socketFamilies(t, widened)
+	if byName {
+		t.Fatalf("after --into, socket is allowed by name")
+	}
+	if want := []uint64{unix.AF_UNIX, unix.AF_INET, unix.AF_NETLINK}; !slices.Equal(fams, want) {
+		t.Errorf("after --into, socket is allowed for families %v, want %v", fams, want)
+	}
+	for _, c := range []struct {
+		family, typ uint64
+		allow       bool
+	}{
+		{unix.AF_NETLINK, unix.SOCK_RAW | unix.SOCK_CLOEXEC, true},
+		{unix.AF_UNIX, unix.SOCK_STREAM, true},
+		{unix.AF_INET, unix.SOCK_DGRAM, true},
+		{unix.AF_PACKET, unix.SOCK_RAW, false},
+		{unix.AF_INET6, unix.SOCK_DGRAM, false},
+	} {
+		d, err := widened.Evaluate(profiles.Query{Arch: native, Name: "socket", Args: [6]uint64{c.family, c.typ}})
+		if err != nil || (d.Action == profiles.ActAllow) != c.allow {
+			t.Errorf("socket(%d, %#x): got %+v, %v; want allowed %v", c.family, c.typ, d, err, c.allow)
+		}
+	}
+
+	// Enforced, the widened profile runs the workload and refuses a
+	// family it never logged.
+	widened.DefaultAction = profiles.ActErrno
+	enforced := writeProfile(t, dir, "enforced.json", widened)
+	if res := sysrec(t, "run", "--profile", enforced, "--", workload, "inet", "netlink", "unix"); res.code != 0 {
+		t.Errorf("under the widened profile: exit %d, stderr %s", res.code, res.stderr)
+	}
+	if res := sysrec(t, "run", "--profile", enforced, "--report-denied=false", "--", workload, "inet6"); res.code != 3 || !strings.Contains(res.stderr, "operation not permitted") {
+		t.Errorf("AF_INET6 under the widened profile: exit %d, stderr %s; want EPERM", res.code, res.stderr)
+	}
+}
+
+// Records read from the log's history carry no arguments: --into then
+// leaves a syscall that the profile allows only with some values out,
+// says why, and allows the rest by name as before.
+func TestViolationsIntoWithoutArgs(t *testing.T) {
+	testenv.RequireBPF(t)
+	dir := t.TempDir()
+	workload := socketsLink(t)
+	logProfile := writeProfile(t, dir, "log.json", inetOnlyProfile(t))
+	// The profile to add to also lacks uname, which the records name too.
+	p := inetOnlyProfile(t)
+	p.Syscalls[0].Names = slices.DeleteFunc(slices.Clone(p.Syscalls[0].Names), func(n string) bool { return n == "uname" })
+	before := writeProfile(t, dir, "before.json", p)
+	for try := 1; ; try++ {
+		testenv.WaitKernelLogBudget(t)
+		if res := sysrec(t, "run", "--profile", logProfile, "--", workload, "netlink"); res.code != 0 {
+			t.Fatalf("under the LOG profile: exit %d, stderr %s", res.code, res.stderr)
+		}
+		pid := testenv.RunLogged(t) // a uname record
+		path := filepath.Join(dir, fmt.Sprintf("into-%d.json", try))
+		copyFile(t, before, path)
+		res := sysrec(t, "violations", "--since", "1m", "--runtime-endpoint", "none", "--into", path, "-o", "json")
+		if res.code != 0 {
+			t.Fatalf("violations --into: exit %d, stderr %s", res.code, res.stderr)
+		}
+		var list []violation
+		if err := json.Unmarshal([]byte(res.stdout), &list); err != nil {
+			t.Fatal(err)
+		}
+		seen := slices.ContainsFunc(list, func(v violation) bool { return v.Comm == socketsWorkload && v.Syscall == "socket" }) &&
+			slices.ContainsFunc(list, func(v violation) bool { return v.PID == pid })
+		if !seen {
+			if try == 4 {
+				t.Fatalf("the kernel log never showed both records in %d tries", try)
+			}
+			continue
+		}
+		for _, v := range list {
+			if v.Args != nil {
+				t.Errorf("a record from the log's history carries arguments: %+v", v)
+			}
+		}
+		if !strings.Contains(res.stderr, "socket ("+string(list[0].Arch)+") not added: its rules allow only some argument values, and the record carries none; run `sysrec violations --follow --into "+path) {
+			t.Errorf("stderr: %s\nwant it to say why socket was not added", res.stderr)
+		}
+		got, _ := readProfile(t, path)
+		fams, byName := socketFamilies(t, got)
+		if byName || !slices.Equal(fams, []uint64{unix.AF_INET}) {
+			t.Errorf("after --into: socket families %v, by name %v; want AF_INET only", fams, byName)
+		}
+		if !slices.Contains(got.AllowedNames(), "uname") {
+			t.Errorf("after --into: uname is not allowed")
+		}
+		return
 	}
 }
