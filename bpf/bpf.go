@@ -7,6 +7,9 @@ type (
 	// Target is one slot of the targets map: a target's syscall bitmaps,
 	// one per ABI, and its task counters.
 	Target = sysrecTarget
+	// TargetArgs are a target's captured argument values for one ABI
+	// (Target.Args, indexed by ABINative and ABICompat).
+	TargetArgs = sysrecTargetArgs
 	// TaskSlot is the entry of task_slots that a traced task owns.
 	TaskSlot = sysrecTaskSlot
 	// CgroupEvent announces a new container cgroup.
@@ -29,6 +32,10 @@ const (
 
 // SyscallBits is how many syscall numbers each ABI's bitmap holds.
 const SyscallBits = len(Target{}.Syscalls[0]) * 64
+
+// ArgSyscalls is how many syscall numbers per ABI can have their
+// arguments captured: the bits of arg_syscalls.
+const ArgSyscalls = 512
 
 // Spec returns the compiled programs and maps for the running
 // architecture, not yet loaded.

@@ -80,11 +80,62 @@ enum abi {
 #define TAG_PENDING (1U << 31)
 #define TAG_TARGET(tag) (((tag) & ~TAG_PENDING) - 1)
 
+// Argument capture: the values of one scalar argument of a few syscalls
+// (profiles.ArgKind names which, and how each is encoded), kept per
+// target and ABI. Native and compat tasks keep their own; x32 syscalls are
+// not captured. Small domains are bitmaps; open ones are value sets whose
+// entries hold 1 << 32 | value, so that 0 is an empty entry and an entry
+// is never half written. Threads of a target write the same sets
+// concurrently: every write is an atomic operation on a 64-bit word.
+#define ARG_ABIS 2
+#define ARG_SYSCALLS 512 // syscall numbers that can be captured, per ABI
+#define SETNS_VALUES 8
+#define PERSONALITY_VALUES 8
+#define PRCTL_VALUES 16
+#define IOCTL_VALUES 32
+
+// The codes of profiles.ArgKind.
+enum arg_kind {
+	KIND_NONE = 0,
+	KIND_SOCKET = 1,
+	KIND_SOCKETPAIR = 2,
+	KIND_CLONE = 3,
+	KIND_CLONE3 = 4,
+	KIND_UNSHARE = 5,
+	KIND_SETNS = 6,
+	KIND_PERSONALITY = 7,
+	KIND_PRCTL = 8,
+	KIND_IOCTL = 9,
+	KIND_MMAP = 10,
+	KIND_MPROTECT = 11,
+};
+
+struct target_args {
+	// socket: a bit per domain < 64 and type & 0xf, bit
+	// (domain & 3) * 16 + type of word domain >> 2.
+	__u64 socket_types[16];
+	__u64 socketpair_domains; // a bit per domain < 64
+	// A bit per combination of namespace flags (see ns_combination):
+	// clone's and clone3's, and unshare's.
+	__u64 clone_ns[4];
+	__u64 unshare_ns[4];
+	// Value sets.
+	__u64 setns[SETNS_VALUES]; // nstype
+	__u64 personality[PERSONALITY_VALUES]; // persona
+	__u64 prctl[PRCTL_VALUES]; // option
+	__u64 ioctl[IOCTL_VALUES]; // request
+	// A bit per (prot & (PROT_WRITE|PROT_EXEC)) >> 1.
+	__u32 mmap_prot;
+	__u32 mprotect_prot;
+	// A bit per kind (1 << KIND_*) whose value did not fit: a set that was
+	// full, or a socket domain past 63.
+	__u64 overflow;
+};
+
 // Per-target state. One array slot per target, indexed by the target id
-// that user space hands out. New per-target data (for example the value
-// sets of a few scalar syscall arguments, keyed by a small slot table that
-// user space fills) goes at the end of this struct: user space reads it
-// through the generated Go type, so adding fields needs no other change.
+// that user space hands out. New per-target data goes at the end of this
+// struct: user space reads it through the generated Go type, so adding
+// fields needs no other change.
 struct target {
 	__u64 syscalls[ABI_COUNT][SYSCALL_WORDS];
 	__s64 live; // tasks of the target that have not exited
@@ -102,6 +153,10 @@ struct target {
 	// Container mode: the target's cgroup was removed (rmdir). With no
 	// live task left, the target is finished and user space frees it.
 	__u64 removed;
+	// The captured argument values, per ABI (native, compat).
+	struct target_args args[ARG_ABIS];
+	// Captures whose value did not fit (see target_args.overflow).
+	__u64 args_overflow;
 };
 
 // Per-task state. The tag comes first: sys_enter reads it at offset 0.
@@ -155,6 +210,13 @@ struct {
 
 // task_slots' size minus one, set by user space at load.
 const volatile __u32 slot_mask = 16383;
+// The syscalls whose arguments are captured, a bit per number below
+// ARG_SYSCALLS, per ABI (native, compat), and the kind of each: user space
+// sets both at load (profiles.ArgKinds). Declared next to slot_mask,
+// which every traced syscall reads already, so that the one test a
+// syscall outside the set pays stays on the cache lines it touches anyway.
+const volatile __u64 arg_syscalls[ARG_ABIS][ARG_SYSCALLS / 64] = {};
+const volatile __u8 arg_kind[ARG_ABIS][ARG_SYSCALLS] = {};
 
 // Thread id of a user-space launcher → the target its next child starts.
 struct {
@@ -335,6 +397,179 @@ static __always_inline void release_slot(__u64 task, struct target *t)
 	__sync_lock_test_and_set(&slot->tag, 0);
 }
 
+// Argument capture. Every path that records a syscall of an active task
+// tests its bit in arg_syscalls, and only a syscall in the set goes on to
+// capture_args: a function of its own (a BPF-to-BPF call), so each path
+// carries just the test and the call.
+
+_Static_assert(ARG_SYSCALLS == SLOT_BITS, "the slot path tests arg_syscalls with the slot's word and bit");
+
+static __always_inline void set_bit(__u64 *word, __u64 bit)
+{
+	if (!(*word & bit))
+		__sync_fetch_and_or(word, bit);
+}
+
+static __always_inline void set_bit32(__u32 *word, __u32 bit)
+{
+	if (!(*word & bit))
+		__sync_fetch_and_or(word, bit);
+}
+
+// arg_overflow notes a value of kind that did not fit.
+static __always_inline void arg_overflow(struct target *t, struct target_args *a, __u32 kind)
+{
+	set_bit(&a->overflow, 1ULL << (kind & 63));
+	__sync_fetch_and_add(&t->args_overflow, 1);
+}
+
+// add_value adds the low 32 bits of value to the value set of kind, of n
+// entries. An entry goes from 0 to its value once, by compare-and-swap, so
+// a value is never held twice: a thread that loses the race for an entry
+// finds the winner's value there, its own or another, and goes on.
+static __always_inline void add_value(struct target *t, struct target_args *a, __u64 *set,
+				      __u32 n, __u32 kind, __u64 value)
+{
+	if (a->overflow & (1ULL << kind)) {
+		__sync_fetch_and_add(&t->args_overflow, 1);
+		return;
+	}
+	__u64 v = (1ULL << 32) | (value & 0xffffffff);
+	// A loop, not n copies of its body: only captured syscalls run it.
+#pragma clang loop unroll(disable)
+	for (__u32 i = 0; i < n; i++) {
+		__u64 e = set[i];
+		if (e == v)
+			return;
+		if (!e) {
+			e = __sync_val_compare_and_swap(&set[i], 0, v);
+			if (!e || e == v)
+				return;
+		}
+	}
+	arg_overflow(t, a, kind);
+}
+
+// Namespace flags (include/uapi/linux/sched.h).
+#define CLONE_NEWTIME 0x80ULL // clone's exit signal, outside clone3 and unshare
+#define CLONE_NEWNS 0x20000ULL
+
+// ns_combination compresses the namespace flags in flags to 8 bits:
+// CLONE_NEWTIME to bit 0, CLONE_NEWNS to bit 1, and CLONE_NEWCGROUP,
+// NEWUTS, NEWIPC, NEWUSER, NEWPID and NEWNET (bits 25 to 30) to bits 2 to 7.
+static __always_inline __u32 ns_combination(__u64 flags)
+{
+	return ((flags >> 7) & 1) | ((flags >> 16) & 2) | ((flags >> 23) & 0xfc);
+}
+
+static __always_inline void add_ns(__u64 *set, __u64 flags)
+{
+	__u32 c = ns_combination(flags);
+	set_bit(&set[(c >> 6) & 3], 1ULL << (c & 63));
+}
+
+// capture_args captures the argument of syscall nr, which the current
+// task makes, into target t's values for abi. It takes the registers from
+// the task rather than from sys_enter's arguments, so that sys_enter need
+// not keep them across its helper calls on every syscall.
+static __noinline int capture_args(struct target *t, __u32 abi, __u32 nr, struct task_struct *task)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	abi &= ARG_ABIS - 1;
+	nr &= ARG_SYSCALLS - 1;
+	__u8 kind = arg_kind[abi][nr];
+	struct target_args *a = &t->args[abi];
+	__u64 a0, a1, a2;
+#if defined(__TARGET_ARCH_x86)
+	if (abi == ABI_NATIVE) {
+		a0 = regs->di;
+		a1 = regs->si;
+	} else {
+		a0 = regs->bx;
+		a1 = regs->cx;
+	}
+	a2 = regs->dx;
+#else
+	a0 = regs->orig_x0;
+	a1 = regs->regs[1];
+	a2 = regs->regs[2];
+#endif
+	if (abi != ABI_NATIVE) {
+		// A compat syscall takes 32-bit arguments, whatever the upper
+		// halves of the registers hold.
+		a0 &= 0xffffffff;
+		a1 &= 0xffffffff;
+		a2 &= 0xffffffff;
+	}
+	switch (kind) {
+	case KIND_SOCKET: {
+		__u64 domain = a0 & 0xffffffff;
+		if (domain >= 64) {
+			arg_overflow(t, a, KIND_SOCKET);
+			break;
+		}
+		set_bit(&a->socket_types[(domain >> 2) & 15], 1ULL << ((domain & 3) * 16 + (a1 & 0xf)));
+		break;
+	}
+	case KIND_SOCKETPAIR: {
+		__u64 domain = a0 & 0xffffffff;
+		if (domain >= 64) {
+			arg_overflow(t, a, KIND_SOCKETPAIR);
+			break;
+		}
+		set_bit(&a->socketpair_domains, 1ULL << domain);
+		break;
+	}
+	case KIND_CLONE:
+		add_ns(a->clone_ns, a0 & ~CLONE_NEWTIME);
+		break;
+	case KIND_CLONE3: {
+		// The flags are the first field of struct clone_args. When they
+		// cannot be read, clone3 is marked, and allowed by name.
+		__u64 flags;
+		if (bpf_probe_read_user(&flags, sizeof(flags), (void *)a0)) {
+			arg_overflow(t, a, KIND_CLONE3);
+			break;
+		}
+		// clone's rule cannot hold CLONE_NEWTIME (its exit signal there).
+		add_ns(a->clone_ns, flags & ~CLONE_NEWTIME);
+		break;
+	}
+	case KIND_UNSHARE:
+		add_ns(a->unshare_ns, a0);
+		break;
+	case KIND_SETNS:
+		add_value(t, a, a->setns, SETNS_VALUES, KIND_SETNS, a1);
+		break;
+	case KIND_PERSONALITY:
+		add_value(t, a, a->personality, PERSONALITY_VALUES, KIND_PERSONALITY, a0);
+		break;
+	case KIND_PRCTL:
+		add_value(t, a, a->prctl, PRCTL_VALUES, KIND_PRCTL, a0);
+		break;
+	case KIND_IOCTL:
+		add_value(t, a, a->ioctl, IOCTL_VALUES, KIND_IOCTL, a1);
+		break;
+	case KIND_MMAP:
+		set_bit32(&a->mmap_prot, 1U << ((a2 >> 1) & 3));
+		break;
+	case KIND_MPROTECT:
+		set_bit32(&a->mprotect_prot, 1U << ((a2 >> 1) & 3));
+		break;
+	}
+	return 0;
+}
+
+// capture captures the arguments of syscall id of a task of t, if they
+// are in the set: a syscall outside it pays one bit test.
+static __always_inline void capture(struct target *t, enum abi abi, long id, struct task_struct *task)
+{
+	if (abi >= ARG_ABIS || (__u64)id >= ARG_SYSCALLS)
+		return;
+	if (arg_syscalls[abi & 1][(id >> 6) & 7] & (1ULL << (id & 63)))
+		capture_args(t, abi, id, task);
+}
+
 // on_syscall handles a syscall of a task whose tag is not zero.
 static __always_inline int on_syscall(struct task_struct *task, __u32 tag, long id)
 {
@@ -348,8 +583,10 @@ static __always_inline int on_syscall(struct task_struct *task, __u32 tag, long 
 		return 0;
 	}
 	struct target *t = get_target(tag);
-	if (t)
+	if (t) {
 		record(t, abi, id);
+		capture(t, abi, id, task);
+	}
 	claim_slot(bpf_get_current_task(), tag);
 	return 0;
 }
@@ -388,9 +625,16 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	if (slot && slot->task == addr && (__u64)id < SLOT_BITS &&
 	    current_abi(task, id) == ABI_NATIVE) {
 		__u64 bit = 1ULL << (id & 63);
-		__u64 *word = &slot->syscalls[(id >> 6) & (SLOT_BITS / 64 - 1)];
+		__u32 w = (id >> 6) & (SLOT_BITS / 64 - 1);
+		__u64 *word = &slot->syscalls[w];
 		if (!(*word & bit))
 			*word |= bit;
+		if (arg_syscalls[ABI_NATIVE][w] & bit) {
+			// Values go straight to the target, not the task's entry.
+			struct target *t = get_target(slot->tag);
+			if (t)
+				capture_args(t, ABI_NATIVE, id, task);
+		}
 		return 0;
 	}
 	__u32 tag = tag_of(ls);
@@ -727,7 +971,10 @@ static __always_inline int capture_filtered(struct task_struct *task)
 	struct target *t = get_target(ts->tag);
 	if (!t)
 		return 0;
-	record(t, current_abi(task, nr), nr);
+	enum abi abi = current_abi(task, nr);
+	record(t, abi, nr);
+	// Denied syscalls' values too: a recording under a filter has them.
+	capture(t, abi, nr, task);
 	note_filter(t, task, ts);
 	return 0;
 }

@@ -40,6 +40,23 @@ type sysrecTarget struct {
 	Adopted       uint64
 	FilteredTasks uint64
 	Removed       uint64
+	Args          [2]sysrecTargetArgs
+	ArgsOverflow  uint64
+}
+
+type sysrecTargetArgs struct {
+	_                 structs.HostLayout
+	SocketTypes       [16]uint64
+	SocketpairDomains uint64
+	CloneNs           [4]uint64
+	UnshareNs         [4]uint64
+	Setns             [8]uint64
+	Personality       [8]uint64
+	Prctl             [16]uint64
+	Ioctl             [32]uint64
+	MmapProt          uint32
+	MprotectProt      uint32
+	Overflow          uint64
 }
 
 type sysrecTaskSlot struct {
@@ -81,6 +98,8 @@ const (
 	sysrecProgSysEnter         = "sys_enter"
 	sysrecProgSysEnterPortable = "sys_enter_portable"
 	sysrecProgSysExitFiltered  = "sys_exit_filtered"
+	sysrecVarArgKind           = "arg_kind"
+	sysrecVarArgSyscalls       = "arg_syscalls"
 	sysrecVarContainerRootIds  = "container_root_ids"
 	sysrecVarContainerRootsN   = "container_roots_n"
 	sysrecVarHostMntNs         = "host_mnt_ns"
@@ -162,6 +181,8 @@ type sysrecMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sysrecVariableSpecs struct {
+	ArgKind           *ebpf.VariableSpec `ebpf:"arg_kind"`
+	ArgSyscalls       *ebpf.VariableSpec `ebpf:"arg_syscalls"`
 	ContainerRootIds  *ebpf.VariableSpec `ebpf:"container_root_ids"`
 	ContainerRootsN   *ebpf.VariableSpec `ebpf:"container_roots_n"`
 	HostMntNs         *ebpf.VariableSpec `ebpf:"host_mnt_ns"`
@@ -220,6 +241,8 @@ func (m *sysrecMaps) Close() error {
 //
 // It can be passed to loadSysrecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sysrecVariables struct {
+	ArgKind           *ebpf.Variable `ebpf:"arg_kind"`
+	ArgSyscalls       *ebpf.Variable `ebpf:"arg_syscalls"`
 	ContainerRootIds  *ebpf.Variable `ebpf:"container_root_ids"`
 	ContainerRootsN   *ebpf.Variable `ebpf:"container_roots_n"`
 	HostMntNs         *ebpf.Variable `ebpf:"host_mnt_ns"`

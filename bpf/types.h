@@ -116,10 +116,23 @@ struct task_struct {
 	pid_t tgid;
 } __attribute__((preserve_access_index));
 
+// The registers a syscall was made with. x86_64 passes the first
+// arguments in di, si, dx; i386 in bx, cx, dx. arm64 (both ABIs) passes
+// them in regs[0..], which the kernel's pt_regs holds in an anonymous
+// union with user_pt_regs: CO-RE finds a field inside an anonymous member
+// by its name. regs[0] becomes the return value at the syscall's exit;
+// orig_x0 keeps the first argument.
 struct pt_regs {
 #if defined(__TARGET_ARCH_x86)
+	unsigned long bx;
+	unsigned long cx;
+	unsigned long dx;
+	unsigned long si;
+	unsigned long di;
 	unsigned long orig_ax;
 #else
+	__u64 regs[31];
+	__u64 orig_x0;
 	__s32 syscallno;
 #endif
 } __attribute__((preserve_access_index));

@@ -10,6 +10,12 @@
 // fast the workload makes syscalls. Why the kernel side is shaped like this
 // is measured in docs/performance.md.
 //
+// The values of a few scalar syscall arguments (Options.ArgGroups) are
+// kept in the target's slot too, per ABI: bitmaps for small domains such
+// as socket families, bounded value sets with an overflow flag for open
+// ones such as ioctl requests. A syscall outside the captured set pays one
+// bit test in the kernel. Recording.Args decodes them.
+//
 // A command is recorded from its own execve on: StartCommand registers the
 // calling OS thread as a launcher, so the kernel marks only the child that
 // this thread forks, and activates it when that child execs.
@@ -103,11 +109,10 @@ type Options struct {
 // Recorder holds the loaded programs and their links. It is safe for
 // concurrent use.
 type Recorder struct {
-	log    *slog.Logger
-	objs   objects
-	links  []link.Link
-	native syscalls.Arch
-	compat syscalls.Arch
+	log   *slog.Logger
+	objs  objects
+	links []link.Link
+	host  host
 
 	mu    sync.Mutex
 	free  []uint32          // target ids not in use
@@ -252,6 +257,14 @@ func New(opts Options) (*Recorder, error) {
 	if err := spec.Variables["container_root_ids"].Set(rootIDs); err != nil {
 		return nil, fmt.Errorf("configuring eBPF objects: container_root_ids: %w", err)
 	}
+	h := newHost(native, compat, opts.ArgGroups)
+	argSyscalls, argKind := h.argTables()
+	if err := spec.Variables["arg_syscalls"].Set(argSyscalls); err != nil {
+		return nil, fmt.Errorf("configuring eBPF objects: arg_syscalls: %w", err)
+	}
+	if err := spec.Variables["arg_kind"].Set(argKind); err != nil {
+		return nil, fmt.Errorf("configuring eBPF objects: arg_kind: %w", err)
+	}
 	for name, v := range map[string]uint32{
 		"host_mnt_ns":        hostMntNS,
 		"slot_mask":          slots - 1,
@@ -264,7 +277,7 @@ func New(opts Options) (*Recorder, error) {
 		}
 	}
 
-	r := &Recorder{log: log, native: native, compat: compat, cgroupFS: -1}
+	r := &Recorder{log: log, host: h, cgroupFS: -1}
 	if err := r.objs.load(spec, kernel, len(opts.ContainerRoots) > 0, opts.portable, log); err != nil {
 		return nil, err
 	}
@@ -598,7 +611,7 @@ func (r *Recorder) Cgroups() (map[uint64]*Recording, error) {
 			return nil, err
 		}
 		live.mergeInto(&s, t.id)
-		out[cg] = decode(&s, r.native, r.compat)
+		out[cg] = decode(&s, r.host)
 	}
 	if err := r.drain(); err != nil {
 		return nil, err
@@ -681,7 +694,7 @@ func (r *Recorder) PopFinished() (map[uint64]*Recording, error) {
 			continue
 		}
 		// Live is zero: every task's own entry is merged into s already.
-		rec := decode(&s, r.native, r.compat)
+		rec := decode(&s, r.host)
 		if err := r.freeCgroupTarget(cg, id); err != nil {
 			return out, err
 		}

@@ -3,6 +3,7 @@ package recorder
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/cilium/ebpf"
@@ -75,7 +76,7 @@ func (t *Target) Recording() (*Recording, error) {
 		}
 		live.mergeInto(&s, t.id)
 	}
-	return decode(&s, t.r.native, t.r.compat), nil
+	return decode(&s, t.r.host), nil
 }
 
 // liveEntries holds, by tag, the union of the running tasks' own entries.
@@ -150,9 +151,45 @@ func abiArch(abi bpf.ABI, native, compat syscalls.Arch) syscalls.Arch {
 	panic(fmt.Sprintf("unknown ABI %d", abi))
 }
 
-// decode turns a target slot into names, for a host whose native and
-// compat ABIs are given.
-func decode(s *bpf.Target, native, compat syscalls.Arch) *Recording {
+// host is what decoding a target slot needs to know of the machine: its
+// native and compat ABIs, and the syscalls whose arguments are captured.
+type host struct {
+	native, compat syscalls.Arch
+	// argKinds holds, for the native and the compat ABI, the kind of each
+	// syscall number whose argument is captured (profiles.ArgKinds).
+	argKinds [2]map[int]profiles.ArgKind
+}
+
+func newHost(native, compat syscalls.Arch, groups []profiles.ArgGroup) host {
+	h := host{native: native, compat: compat}
+	for abi, arch := range []syscalls.Arch{native, compat} {
+		h.argKinds[abi] = map[int]profiles.ArgKind{}
+		if len(groups) == 0 || arch == "" {
+			continue
+		}
+		for nr, k := range profiles.ArgKinds(arch, groups) {
+			if nr >= 0 && nr < bpf.ArgSyscalls {
+				h.argKinds[abi][nr] = k
+			}
+		}
+	}
+	return h
+}
+
+// argTables returns the kernel side's arg_syscalls and arg_kind.
+func (h host) argTables() (syscalls [2][bpf.ArgSyscalls / 64]uint64, kinds [2][bpf.ArgSyscalls]uint8) {
+	for abi, m := range h.argKinds {
+		for nr, k := range m {
+			syscalls[abi][nr/64] |= 1 << uint(nr%64)
+			kinds[abi][nr] = uint8(k)
+		}
+	}
+	return syscalls, kinds
+}
+
+// decode turns a target slot into names and argument values.
+func decode(s *bpf.Target, h host) *Recording {
+	native, compat := h.native, h.compat
 	rec := &Recording{
 		Syscalls:  map[syscalls.Arch][]string{},
 		Unnamed:   map[syscalls.Arch][]int{},
@@ -163,6 +200,8 @@ func decode(s *bpf.Target, native, compat syscalls.Arch) *Recording {
 		Adopted:   s.Adopted,
 		Filtered:  s.FilteredTasks,
 		Lost:      Lost{Tasks: s.LostTasks, OutOfRange: s.OutOfRange},
+
+		ArgOverflows: s.ArgsOverflow,
 	}
 	for abi := range s.Syscalls {
 		arch := abiArch(bpf.ABI(abi), native, compat)
@@ -186,5 +225,122 @@ func decode(s *bpf.Target, native, compat syscalls.Arch) *Recording {
 	if len(rec.Unnamed) == 0 {
 		rec.Unnamed = nil
 	}
+	for abi, kinds := range h.argKinds {
+		arch := abiArch(bpf.ABI(abi), native, compat)
+		if len(kinds) == 0 || (len(rec.Syscalls[arch]) == 0 && len(rec.Unnamed[arch]) == 0) {
+			continue
+		}
+		if m := decodeArgs(&s.Args[abi], arch, kinds); len(m) > 0 {
+			if rec.Args == nil {
+				rec.Args = profiles.RecordedArgs{}
+			}
+			rec.Args[arch] = m
+		}
+	}
 	return rec
+}
+
+// decodeArgs turns one ABI's captured values into an entry per syscall
+// that has values, or whose values overflowed. clone3 has an empty entry
+// whenever it is captured: its flags are clone's values, and the entry
+// says they were captured.
+func decodeArgs(a *bpf.TargetArgs, arch syscalls.Arch, kinds map[int]profiles.ArgKind) map[string]profiles.ArgValues {
+	out := map[string]profiles.ArgValues{}
+	for nr, k := range kinds {
+		name, ok := syscalls.Name(arch, nr)
+		if !ok {
+			continue
+		}
+		v := profiles.ArgValues{Values: kindValues(a, k), Overflow: a.Overflow&(1<<uint(k)) != 0}
+		if len(v.Values) == 0 && !v.Overflow && k != profiles.KindClone3 {
+			continue
+		}
+		slices.Sort(v.Values)
+		v.Values = slices.Compact(v.Values)
+		out[name] = v
+	}
+	return out
+}
+
+// kindValues decodes the values of kind k, encoded as profiles.ArgKind
+// says.
+func kindValues(a *bpf.TargetArgs, k profiles.ArgKind) []uint64 {
+	var out []uint64
+	switch k {
+	case profiles.KindSocket:
+		// Bit (domain & 3) * 16 + type of word domain >> 2.
+		for w, word := range a.SocketTypes {
+			for b := range 64 {
+				if word&(1<<uint(b)) != 0 {
+					domain := uint64(w*4 + b/16)
+					out = append(out, domain<<8|uint64(b%16))
+				}
+			}
+		}
+	case profiles.KindSocketpair:
+		out = bits(a.SocketpairDomains, 0)
+	case profiles.KindClone:
+		out = nsValues(a.CloneNs)
+	case profiles.KindUnshare:
+		out = nsValues(a.UnshareNs)
+	case profiles.KindSetns:
+		out = setValues(a.Setns[:])
+	case profiles.KindPersonality:
+		out = setValues(a.Personality[:])
+	case profiles.KindPrctl:
+		out = setValues(a.Prctl[:])
+	case profiles.KindIoctl:
+		out = setValues(a.Ioctl[:])
+	case profiles.KindMmap:
+		out = protValues(a.MmapProt)
+	case profiles.KindMprotect:
+		out = protValues(a.MprotectProt)
+	}
+	return out
+}
+
+// bits returns base plus the index of each bit set in word.
+func bits(word uint64, base int) []uint64 {
+	var out []uint64
+	for b := range 64 {
+		if word&(1<<uint(b)) != 0 {
+			out = append(out, uint64(base+b))
+		}
+	}
+	return out
+}
+
+// nsValues decodes a set of combinations of namespace flags, each
+// compressed to 8 bits as the kernel side's ns_combination does.
+func nsValues(set [4]uint64) []uint64 {
+	var out []uint64
+	for w, word := range set {
+		for _, c := range bits(word, w*64) {
+			out = append(out, (c&1)<<7|(c>>1&1)<<17|(c>>2&0x3f)<<25)
+		}
+	}
+	return out
+}
+
+// setValues decodes a value set: an entry holds 1 << 32 | value, and 0
+// when empty.
+func setValues(set []uint64) []uint64 {
+	var out []uint64
+	for _, e := range set {
+		if e>>32 == 1 {
+			out = append(out, e&0xffffffff)
+		}
+	}
+	return out
+}
+
+// protValues decodes a bit per (prot & (PROT_WRITE|PROT_EXEC)) >> 1.
+func protValues(set uint32) []uint64 {
+	var out []uint64
+	for _, b := range bits(uint64(set), 0) {
+		if b < 4 {
+			out = append(out, b<<1)
+		}
+	}
+	return out
 }

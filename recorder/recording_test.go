@@ -67,7 +67,7 @@ func TestDecode(t *testing.T) {
 				}
 			}
 			s.Tasks, s.Processes, s.LostTasks = 3, 2, 1
-			rec := decode(&s, tc.native, tc.compat)
+			rec := decode(&s, host{native: tc.native, compat: tc.compat})
 			if !reflect.DeepEqual(rec.Syscalls, tc.want) {
 				t.Errorf("syscalls: got %v, want %v", rec.Syscalls, tc.want)
 			}
