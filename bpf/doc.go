@@ -1,6 +1,7 @@
 // Package bpf holds sysrec's eBPF programs and the objects that bpf2go
-// compiles from them for each architecture. The C source is sysrec.bpf.c;
-// the generated *_bpfel.go and *_bpfel.o files are committed so that
+// compiles from them for each architecture. The C sources are
+// sysrec.bpf.c (the recorder) and violations.bpf.c (the arguments of
+// seccomp violations, see violations.go); the generated *_bpfel.go and *_bpfel.o files are committed so that
 // building sysrec needs no clang. `make generate` rebuilds them.
 package bpf
 
