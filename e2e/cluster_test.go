@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -23,6 +25,7 @@ import (
 	"github.com/sysrec/sysrec/internal/kube"
 	"github.com/sysrec/sysrec/internal/testenv"
 	"github.com/sysrec/sysrec/profiles"
+	"github.com/sysrec/sysrec/syscalls"
 )
 
 // The test cluster's nodes, and where their kubelets read Localhost
@@ -348,8 +351,16 @@ func TestRecordingToEnforcedProfile(t *testing.T) {
 	var cm corev1.ConfigMap
 	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "sysrec-web"}, &cm); err != nil {
 		t.Errorf("the ConfigMap output: %v", err)
-	} else if _, err := profiles.Parse([]byte(cm.Data["app.json"]), "app.json"); err != nil {
+	} else if p, err := profiles.Parse([]byte(cm.Data["app.json"]), "app.json"); err != nil {
 		t.Errorf("the ConfigMap's app.json: %v", err)
+	} else {
+		// The shell forks: the agents captured clone's namespace flags (none),
+		// so clone is allowed without namespace flags only.
+		plain, err1 := p.Evaluate(profiles.Query{Arch: syscalls.X86_64, Name: "clone", Args: [6]uint64{uint64(unix.SIGCHLD)}})
+		newNet, err2 := p.Evaluate(profiles.Query{Arch: syscalls.X86_64, Name: "clone", Args: [6]uint64{uint64(unix.SIGCHLD) | profiles.CloneNewNet}})
+		if err := errors.Join(err1, err2); err != nil || plain.Action != profiles.ActAllow || newNet.Rule != profiles.RuleDefault {
+			t.Errorf("clone in the merged profile: got %+v for no namespace and %+v for CLONE_NEWNET (%v); want allowed, and the default action:\n%s", plain, newNet, err, cm.Data["app.json"])
+		}
 	}
 
 	// The Deployment rolls out under the Localhost profile.
