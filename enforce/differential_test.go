@@ -2,12 +2,15 @@
 
 package enforce
 
-// The differential test: random profiles are compiled by Compile, the
+// The differential tests: random profiles are compiled by Compile, the
 // compiler sysrec run loads filters from (libseccomp, as runc uses it,
 // plus runc's ENOSYS stub), and the BPF is run on random syscalls by a
 // small classic-BPF interpreter; the evaluator (Profile.Evaluate) must give
-// the same action and errno. SYSREC_DIFF_SEED changes the seed,
-// SYSREC_DIFF_CASES the number of cases.
+// the same action and errno. The profiles are made of random rules
+// (TestDifferentialCompileMatchesEvaluate) or written by GenerateArgs from
+// random recorded argument values (TestDifferentialGeneratedArgs).
+// SYSREC_DIFF_SEED changes the seed, SYSREC_DIFF_CASES the number of
+// cases of each.
 
 import (
 	"encoding/binary"
@@ -233,7 +236,7 @@ func envInt(t *testing.T, name string, def uint64) uint64 {
 	return v
 }
 
-func TestCompileMatchesEvaluate(t *testing.T) {
+func TestDifferentialCompileMatchesEvaluate(t *testing.T) {
 	seed := envInt(t, "SYSREC_DIFF_SEED", 1)
 	want := int(envInt(t, "SYSREC_DIFF_CASES", 12000))
 	r := rand.New(rand.NewPCG(seed, 0x5eccc0))
@@ -346,4 +349,335 @@ func evaluateRefuses(p *profiles.Profile) bool {
 		}
 	}
 	return false
+}
+
+// argNames are the syscalls whose arguments sysrec captures, and a few it
+// allows by name.
+var argNames = []string{"socket", "socketpair", "clone", "clone3", "unshare", "setns", "personality", "prctl", "ioctl", "mmap", "mmap2", "mprotect"}
+
+var plainNames = []string{"read", "write", "close", "openat", "exit_group"}
+
+const (
+	cloneNamespaces = profiles.CloneNamespaces
+	sockCloexec     = 0x80000
+	sockNonblock    = 0x800
+)
+
+var namespaceFlags = []uint64{profiles.CloneNewNS, profiles.CloneNewCgroup, profiles.CloneNewUTS, profiles.CloneNewIPC,
+	profiles.CloneNewUser, profiles.CloneNewPID, profiles.CloneNewNet}
+
+// argKind is the kind of name's captured argument on arch.
+func argKind(arch syscalls.Arch, name string) profiles.ArgKind {
+	_, k, _ := profiles.ArgValue(arch, name, [6]uint64{})
+	return k
+}
+
+// randomValue is a value of kind k as the recorder captures it.
+func randomValue(r *rand.Rand, k profiles.ArgKind) uint64 {
+	pick := func(vs ...uint64) uint64 { return vs[r.IntN(len(vs))] }
+	switch k {
+	case profiles.KindSocket:
+		return pick(1, 2, 10, 16, 17, 38, 40)<<8 | pick(1, 2, 3, 5)
+	case profiles.KindSocketpair:
+		return pick(1, 2, 16)
+	case profiles.KindClone, profiles.KindUnshare:
+		var v uint64
+		for _, f := range namespaceFlags {
+			if r.IntN(4) == 0 {
+				v |= f
+			}
+		}
+		if k == profiles.KindUnshare && r.IntN(4) == 0 {
+			v |= profiles.CloneNewTime
+		}
+		return v
+	case profiles.KindSetns:
+		return pick(0, profiles.CloneNewNet, profiles.CloneNewNS, profiles.CloneNewUser, profiles.CloneNewTime)
+	case profiles.KindPersonality:
+		return pick(0, 8, 0x20000, 0x20008, 0xffffffff)
+	case profiles.KindPrctl:
+		return pick(1, 4, 15, 22, 38, 0x53564d41)
+	case profiles.KindIoctl:
+		return pick(0x5401, 0x5413, 0x541b, 0xc0045002, 0x80086601, 0xffffffff)
+	case profiles.KindMmap, profiles.KindMprotect:
+		return pick(0, profiles.ProtWrite, profiles.ProtExec, profiles.ProtWrite|profiles.ProtExec)
+	}
+	return 0
+}
+
+// randomGenerated returns a profile that GenerateArgs writes for a random
+// recording: on x86_64 and i386 (mostly both), with several values of
+// every kind, overflows, names allowed by name, and clone3 refused with
+// ENOSYS. values are the values recorded per name, over the
+// architectures, with clone3's flags for clone where clone3 is refused.
+func randomGenerated(t *testing.T, r *rand.Rand) (*profiles.Profile, map[string][]uint64) {
+	arches := []syscalls.Arch{syscalls.X86_64, syscalls.X86}
+	switch r.IntN(6) {
+	case 0:
+		arches = arches[:1]
+	case 1:
+		arches = arches[1:]
+	}
+	recorded := map[syscalls.Arch][]string{}
+	args := profiles.RecordedArgs{}
+	values := map[string][]uint64{}
+	var fallback []uint64
+	for _, arch := range arches {
+		args[arch] = map[string]profiles.ArgValues{}
+		names := []string{plainNames[r.IntN(len(plainNames))]}
+		for _, n := range argNames {
+			if _, ok := syscalls.Number(arch, n); !ok || r.IntN(3) == 0 {
+				continue
+			}
+			names = append(names, n)
+			k := argKind(arch, n)
+			switch {
+			case k == profiles.KindNone || r.IntN(10) == 0:
+				continue // not captured: by name
+			case k == profiles.KindClone3:
+				args[arch][n] = profiles.ArgValues{}
+				v := args[arch]["clone"]
+				v.Values = append(v.Values, randomValue(r, profiles.KindClone))
+				args[arch]["clone"] = v
+				continue
+			}
+			v := args[arch][n]
+			for range 1 + r.IntN(4) {
+				v.Values = append(v.Values, randomValue(r, k))
+			}
+			v.Overflow = r.IntN(10) == 0
+			args[arch][n] = v
+		}
+		for n, v := range args[arch] {
+			slices.Sort(v.Values)
+			v.Values = slices.Compact(v.Values)
+			args[arch][n] = v
+			if slices.Contains(names, n) {
+				values[n] = append(values[n], v.Values...)
+			} else {
+				fallback = append(fallback, v.Values...) // clone3's flags
+			}
+		}
+		recorded[arch] = names
+	}
+	def := []profiles.Action{profiles.ActErrno, profiles.ActErrno, profiles.ActKillProcess, profiles.ActLog, profiles.ActTrap}[r.IntN(5)]
+	p, err := profiles.GenerateArgs(recorded, args, def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Where clone3 fails with ENOSYS, the C library calls clone with
+	// clone3's flags.
+	for _, s := range p.Syscalls {
+		if slices.Contains(s.Names, "clone3") && s.Action == profiles.ActErrno {
+			values["clone"] = append(values["clone"], fallback...)
+		}
+	}
+	if def == profiles.ActErrno && r.IntN(2) == 0 {
+		p.DefaultErrnoRet = new(uint)
+		*p.DefaultErrnoRet = uint(1 + r.IntN(100))
+	}
+	return p, values
+}
+
+// rawArgs returns arguments for a call of name (of kind k) that the
+// recorder would capture as v, with what the kernel and the rules ignore
+// set at random: socket type flags, clone's other flags and exit signal,
+// other prot bits, the other arguments.
+func rawArgs(r *rand.Rand, k profiles.ArgKind, v uint64) [6]uint64 {
+	var a [6]uint64
+	for i := range a {
+		if r.IntN(2) == 0 {
+			a[i] = r.Uint64()
+		}
+	}
+	switch k {
+	case profiles.KindSocket:
+		a[0] = v >> 8
+		a[1] = v&0xf | []uint64{0, sockCloexec, sockNonblock, sockCloexec | sockNonblock}[r.IntN(4)]
+	case profiles.KindSocketpair:
+		a[0] = v
+	case profiles.KindClone:
+		a[0] = v | r.Uint64()&^(cloneNamespaces|0xff) | uint64(r.IntN(2)*17)
+	case profiles.KindUnshare:
+		a[0] = v | r.Uint64()&0x600 // CLONE_FS, CLONE_FILES
+	case profiles.KindSetns:
+		a[1] = v
+	case profiles.KindPersonality, profiles.KindPrctl:
+		a[0] = v
+	case profiles.KindIoctl:
+		a[1] = v
+	case profiles.KindMmap, profiles.KindMprotect:
+		a[2] = v | uint64(r.IntN(2)) | r.Uint64()&^7
+	}
+	return a
+}
+
+// nearMiss changes the captured argument of a call just enough: another
+// family or type, a flag more or less, the high 32 bits set.
+func nearMiss(r *rand.Rand, k profiles.ArgKind, a [6]uint64) [6]uint64 {
+	idx := map[profiles.ArgKind]int{
+		profiles.KindSocket: 0, profiles.KindSocketpair: 0, profiles.KindClone: 0, profiles.KindUnshare: 0,
+		profiles.KindSetns: 1, profiles.KindPersonality: 0, profiles.KindPrctl: 0, profiles.KindIoctl: 1,
+		profiles.KindMmap: 2, profiles.KindMprotect: 2,
+	}[k]
+	switch r.IntN(4) {
+	case 0:
+		a[idx] |= 1 << (32 + r.IntN(32))
+	case 1:
+		a[idx] ^= 1 << r.IntN(32)
+	case 2:
+		switch k {
+		case profiles.KindSocket:
+			if r.IntN(2) == 0 {
+				a[1] = a[1]&^0xf | uint64(r.IntN(11))
+			} else {
+				a[0] = uint64(r.IntN(46))
+			}
+		case profiles.KindClone, profiles.KindUnshare:
+			a[0] ^= namespaceFlags[r.IntN(len(namespaceFlags))]
+		case profiles.KindMmap, profiles.KindMprotect:
+			a[2] ^= uint64(2 + 2*r.IntN(2))
+		default:
+			a[idx]++
+		}
+	default:
+		a[idx] = r.Uint64()
+		if r.IntN(2) == 0 {
+			a[idx] &= 0xffffffff
+		}
+	}
+	return a
+}
+
+// TestDifferentialGeneratedArgs holds the evaluator to libseccomp on the
+// profiles that GenerateArgs writes: one allow rule per recorded value,
+// MASKED_EQ on flags and low words, clone3's ENOSYS rule.
+func TestDifferentialGeneratedArgs(t *testing.T) {
+	seed := envInt(t, "SYSREC_DIFF_SEED", 1)
+	want := int(envInt(t, "SYSREC_DIFF_CASES", 12000))
+	r := rand.New(rand.NewPCG(seed, 0xa495))
+	cases, profilesRun, mismatches, allowed, ambiguous := 0, 0, 0, 0, 0
+	kinds, allowedKinds := map[string]int{}, map[string]int{}
+	var failures, notAllowed []string
+	socketcalls, socketcallDiffer, socketcallLog := 0, 0, ""
+	for cases < want {
+		gen, values := randomGenerated(t, r)
+		data, err := profiles.Marshal(gen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := profiles.Parse(data, "generated.json")
+		if err != nil {
+			t.Fatalf("a generated profile does not parse: %v\n%s", err, data)
+		}
+		f, err := Compile(p, Options{Caps: profiles.DefaultCaps, Kernel: "6.1"})
+		if err != nil {
+			t.Fatalf("libseccomp refuses a generated profile: %v\n%s", err, data)
+		}
+		profilesRun++
+		prog := decodeBPF(f.Program)
+		for range 60 {
+			arch, audit := syscalls.X86_64, uint32(auditArchX86_64)
+			if r.IntN(3) == 0 {
+				arch, audit = syscalls.X86, auditArchI386
+			}
+			pool := append(append([]string(nil), argNames...), plainNames...)
+			if arch == syscalls.X86 {
+				pool = append(pool, "socketcall")
+			}
+			name := pool[r.IntN(len(pool))]
+			nr, ok := syscalls.Number(arch, name)
+			if !ok {
+				continue
+			}
+			k := argKind(arch, name)
+			var args [6]uint64
+			kind := "random"
+			switch vs := values[name]; {
+			case name == "socketcall":
+				// SYS_SOCKET or SYS_SOCKETPAIR, and a pointer to the
+				// arguments.
+				args = [6]uint64{[]uint64{1, 8}[r.IntN(2)], uint64(r.Uint32())}
+			case k == profiles.KindNone || k == profiles.KindClone3:
+				args = rawArgs(r, k, 0)
+			case len(vs) > 0 && r.IntN(2) == 0:
+				args, kind = rawArgs(r, k, vs[r.IntN(len(vs))]), "recorded"
+			case len(vs) > 0 && r.IntN(3) != 0:
+				args, kind = nearMiss(r, k, rawArgs(r, k, vs[r.IntN(len(vs))])), "near miss"
+			case r.IntN(2) == 0:
+				args = rawArgs(r, k, randomValue(r, k))
+			default:
+				for i := range args {
+					args[i] = r.Uint64()
+				}
+			}
+			got := decodeRet(t, runBPF(t, prog, uint32(nr), audit, args))
+			dec, err := p.Evaluate(profiles.Query{Arch: arch, Name: name, Args: args, Caps: profiles.DefaultCaps, Kernel: "6.1"})
+			if err != nil {
+				t.Fatalf("Evaluate: %v\n%s", err, data)
+			}
+			amb, err := p.Ambiguous(arch, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if amb {
+				ambiguous++
+			}
+			cases++
+			kinds[kind]++
+			if got.Action == profiles.ActAllow {
+				allowed++
+				allowedKinds[kind]++
+			}
+			differs := dec.Action != got.Action || dec.ErrnoRet != got.ErrnoRet
+			if name == "socketcall" {
+				// libseccomp's x86 backend (arch-x86.c x86_rule_add)
+				// turns every rule for socket or socketpair into one
+				// for the direct syscall and one for socketcall with
+				// arg0 == SYS_SOCKET (SYS_SOCKETPAIR), keeping the
+				// other conditions, which then compare socketcall's
+				// pointer to the arguments. Evaluate does not model
+				// that: count, do not fail.
+				socketcalls++
+				if differs {
+					socketcallDiffer++
+					if socketcallLog == "" {
+						socketcallLog = fmt.Sprintf("%s(%#x): libseccomp %s(%d), Evaluate %s(%d)", name, args[:2], got.Action, got.ErrnoRet, dec.Action, dec.ErrnoRet)
+					}
+				}
+				continue
+			}
+			if differs {
+				mismatches++
+				if len(failures) < 10 {
+					failures = append(failures, fmt.Sprintf("%s %s(%#x) [%s]: libseccomp %s(%d), Evaluate %s(%d) rule %d\n%s",
+						arch, name, args[:3], kind, got.Action, got.ErrnoRet, dec.Action, dec.ErrnoRet, dec.Rule, data))
+				}
+			}
+			// A recorded value, called as the workload would, is allowed
+			// on the architectures of the recording (values of one
+			// architecture are allowed on every other the filter has).
+			if kind == "recorded" && slices.Contains(p.Architectures, arch) && dec.Action != profiles.ActAllow {
+				if len(notAllowed) < 10 {
+					notAllowed = append(notAllowed, fmt.Sprintf("%s %s(%#x): a recorded value is not allowed: %+v\n%s", arch, name, args[:3], dec, data))
+				}
+			}
+		}
+	}
+	t.Logf("seed %d: %d cases (%v) over %d generated profiles, %d allowed (%v), %d mismatches", seed, cases, kinds, profilesRun, allowed, allowedKinds, mismatches)
+	if kinds["near miss"] > 0 && allowedKinds["near miss"] == kinds["near miss"] {
+		t.Error("every near miss was allowed: the test misses its target")
+	}
+	if socketcallDiffer > 0 {
+		t.Logf("known difference: i386 socketcall(SYS_SOCKET or SYS_SOCKETPAIR, ...) under socket rules: libseccomp and Evaluate differ on %d of %d cases, e.g. %s", socketcallDiffer, socketcalls, socketcallLog)
+	}
+	if ambiguous > 0 {
+		t.Errorf("%d cases depend on libseccomp's tree merging: a generated profile should not", ambiguous)
+	}
+	for _, f := range failures {
+		t.Errorf("mismatch: %s", f)
+	}
+	for _, f := range notAllowed {
+		t.Error(f)
+	}
 }

@@ -307,17 +307,22 @@ func GenerateArgs(recorded map[syscalls.Arch][]string, args RecordedArgs, defaul
 		}
 	}
 	if u := uses["clone3"]; u != nil && !u.byName {
-		// clone3 is refused; clone carries what clone3 was asked for.
+		// clone3 is refused; clone carries what clone3 was asked for,
+		// also on the architectures where clone itself was not called
+		// (where it was, its values are in already).
 		c := uses["clone"]
 		if c == nil {
 			c = &use{arch: u.arch}
 			uses["clone"] = c
-			for arch := range recorded {
-				if v, ok := args[arch]["clone"]; ok {
-					c.values.Values = append(c.values.Values, v.Values...)
-				} else if _, has := syscalls.Number(arch, "clone"); has {
-					c.byName = true
-				}
+		}
+		for arch, names := range recorded {
+			if !slices.Contains(names, "clone3") || slices.Contains(names, "clone") {
+				continue
+			}
+			if v, ok := args[arch]["clone"]; ok && !v.Overflow {
+				c.values.Values = append(c.values.Values, v.Values...)
+			} else if _, has := syscalls.Number(arch, "clone"); has {
+				c.byName = true
 			}
 		}
 	}

@@ -2,18 +2,27 @@ package profiles
 
 import (
 	"fmt"
+	"math"
 	"slices"
+	"strings"
 
 	"github.com/sysrec/sysrec/syscalls"
 )
 
 // Verdicts of Compare, from worst to best.
 const (
-	VerdictDenied      = "denied"      // used, and the deployed profile never lets it run: the workload would break
-	VerdictConditional = "conditional" // used, and allowed only for some argument values
-	VerdictAllowed     = "allowed"     // used and allowed
-	VerdictUnused      = "unused"      // allowed but not used: the deployed profile could be tightened
+	VerdictDenied = "denied" // used, and the deployed profile never lets it run (or none of its recorded argument values): the workload would break
+	// VerdictPartlyDenied: used with the argument values that the
+	// recorded profile's conditional rules hold, and the deployed profile
+	// denies some of them: the workload would break when it passes those.
+	VerdictPartlyDenied = "partly-denied"
+	VerdictConditional  = "conditional" // used, and allowed only for some argument values
+	VerdictAllowed      = "allowed"     // used and allowed (with every recorded argument value)
+	VerdictUnused       = "unused"      // allowed but not used: the deployed profile could be tightened
 )
+
+// verdicts lists the verdicts from worst to best.
+var verdicts = []string{VerdictDenied, VerdictPartlyDenied, VerdictConditional, VerdictAllowed, VerdictUnused}
 
 // CompareOptions narrow Compare.
 type CompareOptions struct {
@@ -45,8 +54,46 @@ type Verdict struct {
 	Name    string `json:"name"`
 	Verdict string `json:"verdict"`
 	// Decisions are every decision over all argument values, with the
-	// rule that makes each.
+	// rule that makes each; with Values, the decisions on the recorded
+	// values only.
 	Decisions []RuleDecision `json:"decisions"`
+	// Values are set for a syscall that the recorded profile allows
+	// only with some argument values (its conditional allow rules, one
+	// per value that sysrec recorded): what the deployed profile does
+	// with each. Verdict is then denied when it allows none of them,
+	// partly-denied when it allows some, allowed when it allows all.
+	Values []ValueDecision `json:"values,omitempty"`
+	// AllowedBy are, with Values, the deployed profile's rules that
+	// allow the syscall, in its order; empty when none does.
+	AllowedBy []AllowingRule `json:"allowedBy,omitempty"`
+	// Note explains a verdict that is not read from the decisions
+	// alone.
+	Note string `json:"note,omitempty"`
+}
+
+// ValueDecision is what the deployed profile does with one argument
+// value that the recorded profile allows.
+type ValueDecision struct {
+	// Value spells the recorded rule's conditions as a call (see
+	// DescribeCall): "socket(AF_NETLINK, SOCK_RAW)".
+	Value string `json:"value"`
+	// Args are the recorded rule's conditions; RecordedRule its index in
+	// the recorded profile's syscalls.
+	Args         []Arg `json:"args"`
+	RecordedRule int   `json:"recordedRule"`
+	// Allowed says whether the deployed profile lets the value run;
+	// Decision is what it does, evaluated on arguments that hold the
+	// recorded conditions (and are 0 where they say nothing).
+	Allowed  bool         `json:"allowed"`
+	Decision RuleDecision `json:"decision"`
+}
+
+// AllowingRule is a deployed rule that allows a syscall.
+type AllowingRule struct {
+	Rule    int    `json:"rule"` // index in the deployed profile's syscalls
+	Call    string `json:"call"` // its conditions, as DescribeCall spells them
+	Args    []Arg  `json:"args,omitempty"`
+	Comment string `json:"comment,omitempty"`
 }
 
 // RuleDecision is a Decision, with the rule's comment.
@@ -61,8 +108,11 @@ type RuleDecision struct {
 }
 
 // Used returns the syscalls a recorded profile allows per architecture
-// (names of allow rules without argument conditions, that exist on the
-// architecture): what sysrec saw the workload use. A profile that names
+// (names of allow rules, with or without argument conditions, that exist
+// on the architecture): what sysrec saw the workload use. Names that a
+// rule without conditions answers with ENOSYS count too: sysrec writes
+// that for clone3, which it saw used but whose flags a filter cannot
+// read, so that the C library falls back to clone. A profile that names
 // no architecture is for the host's.
 func Used(recorded *Profile) map[syscalls.Arch][]string {
 	out := map[syscalls.Arch][]string{}
@@ -70,7 +120,7 @@ func Used(recorded *Profile) map[syscalls.Arch][]string {
 		var names []string
 		for i := range recorded.Syscalls {
 			s := &recorded.Syscalls[i]
-			if s.Action != ActAllow || len(s.Args) > 0 || !appliesOn(s, a) {
+			if s.Action != ActAllow && !answersENOSYS(s) || !appliesOn(s, a) {
 				continue
 			}
 			for _, n := range s.AllNames() {
@@ -85,9 +135,19 @@ func Used(recorded *Profile) map[syscalls.Arch][]string {
 	return out
 }
 
+// answersENOSYS reports whether rule s makes its syscalls fail with
+// ENOSYS whatever their arguments.
+func answersENOSYS(s *Syscall) bool {
+	d := action(s.Action, s.ErrnoRet, s.Errno)
+	return len(s.Args) == 0 && d.Action == ActErrno && d.ErrnoRet == enosys
+}
+
 // Compare evaluates, with the deployed profile, every syscall that the
 // recorded profile used (see Used), and finds those deployed allows that
-// were not used.
+// were not used. A syscall that the recorded profile allows only with
+// some argument values is evaluated on each of them (see Verdict.Values);
+// one that it answers with ENOSYS is met by a deployed profile that
+// allows it or answers ENOSYS too.
 func Compare(recorded, deployed *Profile, opts CompareOptions) (*Comparison, error) {
 	used := Used(recorded)
 	arches := opts.Arches
@@ -102,7 +162,7 @@ func Compare(recorded, deployed *Profile, opts CompareOptions) (*Comparison, err
 		caps = DefaultCaps
 	}
 	cmp := &Comparison{Caps: caps, Arches: []ArchComparison{}, Counts: map[string]int{}}
-	for _, v := range []string{VerdictDenied, VerdictConditional, VerdictAllowed, VerdictUnused} {
+	for _, v := range verdicts {
 		cmp.Counts[v] = 0
 	}
 	for _, a := range arches {
@@ -112,7 +172,7 @@ func Compare(recorded, deployed *Profile, opts CompareOptions) (*Comparison, err
 		}
 		ac := ArchComparison{Arch: a, Syscalls: []Verdict{}}
 		for _, n := range names {
-			v, err := verdict(deployed, a, n, caps)
+			v, err := usedVerdict(recorded, deployed, a, n, caps)
 			if err != nil {
 				return nil, err
 			}
@@ -172,6 +232,182 @@ func verdict(p *Profile, a syscalls.Arch, n string, caps []string) (Verdict, err
 }
 
 func sortVerdicts(vs []Verdict) {
-	rank := map[string]int{VerdictDenied: 0, VerdictConditional: 1, VerdictAllowed: 2, VerdictUnused: 3}
-	slices.SortStableFunc(vs, func(a, b Verdict) int { return rank[a.Verdict] - rank[b.Verdict] })
+	slices.SortStableFunc(vs, func(a, b Verdict) int {
+		return slices.Index(verdicts, a.Verdict) - slices.Index(verdicts, b.Verdict)
+	})
+}
+
+// usedVerdict evaluates, with the deployed profile, one syscall that the
+// recorded profile used, as the recorded profile treats it: by name, per
+// recorded argument value, or as a syscall that may fail with ENOSYS.
+func usedVerdict(recorded, deployed *Profile, a syscalls.Arch, n string, caps []string) (Verdict, error) {
+	rules, def, err := recorded.compile(a, n, caps, "")
+	if err != nil {
+		return Verdict{}, fmt.Errorf("comparing profiles: the recorded profile: %w", err)
+	}
+	if def.Rule == RuleBadArch || def.Rule == RuleENOSYS {
+		return verdict(deployed, a, n, caps)
+	}
+	var values []rule
+	for _, r := range rules {
+		if len(r.args) == 0 {
+			// The first rule without conditions decides for every value.
+			if r.act.Action == ActErrno && r.act.ErrnoRet == enosys {
+				return enosysVerdict(deployed, a, n, caps)
+			}
+			return verdict(deployed, a, n, caps)
+		}
+		if r.act.Action == ActAllow {
+			values = append(values, r)
+		}
+	}
+	if len(values) == 0 {
+		return verdict(deployed, a, n, caps)
+	}
+	return valuesVerdict(deployed, a, n, caps, values)
+}
+
+// ruleDecision names the rule of deployed profile p that made d.
+func ruleDecision(p *Profile, d Decision) RuleDecision {
+	rd := RuleDecision{Action: d.Action, ErrnoRet: d.ErrnoRet, Rule: d.Rule}
+	if d.Rule >= 0 {
+		rd.Comment = p.Syscalls[d.Rule].Comment
+	}
+	return rd
+}
+
+// enosysVerdict evaluates a syscall that the recorded profile answers
+// with ENOSYS: the workload copes with ENOSYS, so a deployed ENOSYS meets
+// it as an allow does.
+func enosysVerdict(p *Profile, a syscalls.Arch, n string, caps []string) (Verdict, error) {
+	v, err := verdict(p, a, n, caps)
+	if err != nil {
+		return v, err
+	}
+	met, enosysMet := 0, false
+	for _, d := range v.Decisions {
+		switch {
+		case allows(Decision{Action: d.Action}):
+			met++
+		case d.Action == ActErrno && d.ErrnoRet == enosys:
+			met++
+			enosysMet = true
+		}
+	}
+	switch {
+	case met == 0:
+		v.Verdict = VerdictDenied
+	case met < len(v.Decisions):
+		v.Verdict = VerdictConditional
+	default:
+		v.Verdict = VerdictAllowed
+	}
+	if enosysMet {
+		v.Note = "ENOSYS, as in the recorded profile, lets the C library fall back to an older syscall"
+	}
+	return v, nil
+}
+
+// valuesVerdict evaluates, with the deployed profile p, each value that
+// the recorded profile's conditional allow rules (values) allow.
+func valuesVerdict(p *Profile, a syscalls.Arch, n string, caps []string, values []rule) (Verdict, error) {
+	v := Verdict{Name: n}
+	seen := map[RuleDecision]bool{}
+	allowed := 0
+	for _, r := range values {
+		args, ok := representative(r.args, a)
+		if !ok {
+			continue // conditions that no value holds allow nothing
+		}
+		d, err := p.Evaluate(Query{Arch: a, Name: n, Args: args, Caps: caps})
+		if err != nil {
+			return Verdict{}, fmt.Errorf("comparing profiles: %w", err)
+		}
+		rd := ruleDecision(p, d)
+		vd := ValueDecision{Value: DescribeCall(n, r.args), Args: r.args, RecordedRule: r.index, Allowed: allows(d), Decision: rd}
+		if vd.Allowed {
+			allowed++
+		}
+		v.Values = append(v.Values, vd)
+		if !seen[rd] {
+			seen[rd] = true
+			v.Decisions = append(v.Decisions, rd)
+		}
+	}
+	if len(v.Values) == 0 {
+		return verdict(p, a, n, caps)
+	}
+	slices.SortFunc(v.Decisions, func(x, y RuleDecision) int {
+		switch {
+		case x.Action != y.Action:
+			return strings.Compare(string(x.Action), string(y.Action))
+		case x.ErrnoRet != y.ErrnoRet:
+			return int(x.ErrnoRet) - int(y.ErrnoRet)
+		}
+		return x.Rule - y.Rule
+	})
+	switch {
+	case allowed == 0:
+		v.Verdict = VerdictDenied
+	case allowed < len(v.Values):
+		v.Verdict = VerdictPartlyDenied
+	default:
+		v.Verdict = VerdictAllowed
+	}
+	rules, def, err := p.compile(a, n, caps, "")
+	if err != nil {
+		return Verdict{}, fmt.Errorf("comparing profiles: %w", err)
+	}
+	if def.Rule == RuleBadArch || def.Rule == RuleENOSYS {
+		return v, nil
+	}
+	// The first rule without conditions replaces every other one.
+	for _, r := range rules {
+		if len(r.args) == 0 {
+			rules = []rule{r}
+			break
+		}
+	}
+	for _, r := range rules {
+		if allows(r.act) {
+			v.AllowedBy = append(v.AllowedBy, AllowingRule{Rule: r.index, Call: DescribeCall(n, r.args), Args: r.args, Comment: p.Syscalls[r.index].Comment})
+		}
+	}
+	return v, nil
+}
+
+// representative returns arguments that hold conditions (ANDed): the
+// values they compare with, 0 where they say nothing.
+func representative(conds []Arg, a syscalls.Arch) ([6]uint64, bool) {
+	var x [6]uint64
+	for _, c := range conds {
+		if c.Index >= 6 {
+			return x, false
+		}
+		v := &x[c.Index]
+		switch c.Op {
+		case OpEqualTo, OpLessEqual, OpGreaterEqual:
+			*v = c.Value
+		case OpMaskedEqual:
+			*v = *v&^c.Value | c.ValueTwo&c.Value
+		case OpNotEqual:
+			if *v == c.Value {
+				*v++
+			}
+		case OpLessThan:
+			if *v >= c.Value && c.Value > 0 {
+				*v = c.Value - 1
+			}
+		case OpGreaterThan:
+			if *v <= c.Value && c.Value < math.MaxUint64 {
+				*v = c.Value + 1
+			}
+		}
+	}
+	for _, c := range conds {
+		if !match(c, a, x) {
+			return x, false
+		}
+	}
+	return x, true
 }

@@ -173,3 +173,43 @@ func TestMergeErrnoNames(t *testing.T) {
 		t.Errorf("got %v, want a conflict between ENOSYS and 1", err)
 	}
 }
+
+// A conditional allow rule adds nothing for a name that an unconditional
+// allow rule holds: Merge drops it (and the name only), and orders the
+// rest by first name and by condition, whatever the input order.
+func TestMergeArgRules(t *testing.T) {
+	eq := func(v uint64) []Arg { return []Arg{{Index: 0, Value: v, Op: OpEqualTo}} }
+	a := &Profile{DefaultAction: ActErrno, Syscalls: []Syscall{
+		{Names: []string{"socket"}, Action: ActAllow, Args: eq(10)},
+		{Names: []string{"socketpair", "personality"}, Action: ActAllow, Args: eq(1)},
+		{Names: []string{"clone3"}, Action: ActErrno, ErrnoRet: uintp(38)},
+		{Names: []string{"read"}, Action: ActAllow},
+	}}
+	b := &Profile{DefaultAction: ActErrno, Syscalls: []Syscall{
+		{Names: []string{"socket"}, Action: ActAllow, Args: eq(2)},
+		{Names: []string{"personality"}, Action: ActAllow},
+		{Names: []string{"clone3"}, Action: ActErrno, ErrnoRet: uintp(38), Args: eq(0)},
+		{Names: []string{"socket"}, Action: ActAllow, Args: eq(1)},
+	}}
+	want := &Profile{DefaultAction: ActErrno, Syscalls: []Syscall{
+		{Names: []string{"personality", "read"}, Action: ActAllow},
+		// personality's conditional rule is dropped, socketpair's kept.
+		{Names: []string{"socket", "socketpair"}, Action: ActAllow, Args: eq(1)},
+		{Names: []string{"socket"}, Action: ActAllow, Args: eq(2)},
+		{Names: []string{"socket"}, Action: ActAllow, Args: eq(10)},
+		// Other actions are kept, conditional or not.
+		{Names: []string{"clone3"}, Action: ActErrno, ErrnoRet: uintp(38)},
+		{Names: []string{"clone3"}, Action: ActErrno, ErrnoRet: uintp(38), Args: eq(0)},
+	}}
+	for _, in := range [][]*Profile{{a, b}, {b, a}} {
+		got, err := Merge(in, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			gb, _ := Marshal(got)
+			wb, _ := Marshal(want)
+			t.Errorf("got\n%s\nwant\n%s", gb, wb)
+		}
+	}
+}

@@ -27,12 +27,20 @@ func diffCommand() *cli.Command {
 		Description: "diff evaluates every syscall that RECORDED allows (what sysrec saw the\n" +
 			"workload use) with the DEPLOYED profile, and lists for each one its\n" +
 			"verdict and the rule that decides it:\n\n" +
-			"  denied       the deployed profile never lets it run: the workload would\n" +
-			"               break (diff then exits with status 1)\n" +
-			"  conditional  allowed only for some argument values\n" +
-			"  allowed      allowed\n" +
-			"  unused       allowed, but the workload did not use it: the deployed\n" +
-			"               profile could be tightened\n\n" +
+			"  denied         the deployed profile never lets it run: the workload\n" +
+			"                 would break (diff then exits with status 1)\n" +
+			"  partly-denied  RECORDED allows it only with some argument values\n" +
+			"                 (socket families, namespace flags...), and the deployed\n" +
+			"                 profile denies some of them (diff exits with status 1)\n" +
+			"  conditional    allowed only for some argument values\n" +
+			"  allowed        allowed\n" +
+			"  unused         allowed, but the workload did not use it: the deployed\n" +
+			"                 profile could be tightened\n\n" +
+			"A syscall that RECORDED allows only with argument values is evaluated\n" +
+			"on each recorded value; a denied value is named with the rule that\n" +
+			"denies it and the deployed rules that allow the syscall:\n" +
+			"  recorded socket(AF_NETLINK, SOCK_RAW) -> defaultAction: SCMP_ACT_ERRNO(1);\n" +
+			"  allowed only when: socket(AF_INET6, SOCK_STREAM) (syscalls[1]), ...\n\n" +
 			"DEPLOYED is a profile file; runtime/default, for the default profiles of\n" +
 			"containerd, CRI-O and Docker, each compared in turn; runtime/default:NAME\n" +
 			"for one of them (containerd, crio, docker); or container:ID, the profile\n" +
@@ -113,7 +121,7 @@ func diff(c *cli.Context) error {
 		for _, e := range report.Comparisons {
 			for _, ac := range e.Arches {
 				for _, v := range ac.Syscalls {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.Deployed, strings.TrimPrefix(string(ac.Arch), "SCMP_ARCH_"), v.Name, v.Verdict, decidedBy(v.Decisions))
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.Deployed, strings.TrimPrefix(string(ac.Arch), "SCMP_ARCH_"), v.Name, v.Verdict, explain(v))
 				}
 			}
 		}
@@ -124,16 +132,53 @@ func diff(c *cli.Context) error {
 	var broken []string
 	for _, e := range report.Comparisons {
 		n := e.Counts
-		fmt.Fprintf(c.App.ErrWriter, "%s: %d denied, %d conditional, %d allowed, %d allowed but unused\n", e.Deployed,
-			n[profiles.VerdictDenied], n[profiles.VerdictConditional], n[profiles.VerdictAllowed], n[profiles.VerdictUnused])
-		if n[profiles.VerdictDenied] > 0 {
-			broken = append(broken, fmt.Sprintf("%s denies %d", e.Deployed, n[profiles.VerdictDenied]))
+		fmt.Fprintf(c.App.ErrWriter, "%s: %d denied, %d partly denied, %d conditional, %d allowed, %d allowed but unused\n", e.Deployed,
+			n[profiles.VerdictDenied], n[profiles.VerdictPartlyDenied], n[profiles.VerdictConditional], n[profiles.VerdictAllowed], n[profiles.VerdictUnused])
+		switch d, p := n[profiles.VerdictDenied], n[profiles.VerdictPartlyDenied]; {
+		case d > 0 && p > 0:
+			broken = append(broken, fmt.Sprintf("%s denies %d of the syscalls it used, and some recorded argument values of %d more", e.Deployed, d, p))
+		case d > 0:
+			broken = append(broken, fmt.Sprintf("%s denies %d of the syscalls it used", e.Deployed, d))
+		case p > 0:
+			broken = append(broken, fmt.Sprintf("%s denies some recorded argument values of %d of the syscalls it used", e.Deployed, p))
 		}
 	}
 	if len(broken) > 0 {
-		return &exitError{code: 1, err: fmt.Errorf("the workload would break: %s of the syscalls it used (see the denied rows)", strings.Join(broken, ", "))}
+		return &exitError{code: 1, err: fmt.Errorf("the workload would break: %s (see the denied and partly-denied rows)", strings.Join(broken, "; "))}
 	}
 	return nil
+}
+
+// explain spells what decides a verdict, for the table: the deciding
+// rules; for a syscall the recorded profile allows only with argument
+// values, each recorded value the deployed profile denies, the rule that
+// denies it, and the deployed rules that allow the syscall:
+// "recorded socket(AF_NETLINK, SOCK_RAW) -> defaultAction:
+// SCMP_ACT_ERRNO(1); allowed only when: socket(AF_INET6, SOCK_STREAM)
+// (syscalls[1])".
+func explain(v profiles.Verdict) string {
+	var denied []string
+	for _, val := range v.Values {
+		if !val.Allowed {
+			denied = append(denied, "recorded "+val.Value+" -> "+decidedBy([]profiles.RuleDecision{val.Decision}))
+		}
+	}
+	if len(denied) == 0 {
+		out := decidedBy(v.Decisions)
+		if v.Note != "" {
+			out += " (" + v.Note + ")"
+		}
+		return out
+	}
+	var when []string
+	for _, r := range v.AllowedBy {
+		when = append(when, fmt.Sprintf("%s (syscalls[%d])", r.Call, r.Rule))
+	}
+	allowing := "never allowed"
+	if len(when) > 0 {
+		allowing = "allowed only when: " + strings.Join(when, ", ")
+	}
+	return strings.Join(denied, "; ") + "; " + allowing
 }
 
 // decidedBy spells the decisions of a verdict: "syscalls[3] (comment):

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -561,6 +563,95 @@ func TestDiff(t *testing.T) {
 				t.Errorf("got status %d, stderr %q; want %d and %q", res.code, res.stderr, tc.code, tc.stderr)
 			}
 		})
+	}
+}
+
+// diff explains an argument denial: the recorded value, the rule that
+// denies it, and the rules that allow the syscall.
+func TestDiffArgs(t *testing.T) {
+	dir := t.TempDir()
+	x64 := syscalls.X86_64
+	generate := func(name string, values ...uint64) string {
+		p, err := profiles.GenerateArgs(map[syscalls.Arch][]string{x64: {"read", "socket", "unshare"}}, profiles.RecordedArgs{x64: {
+			"socket":  {Values: values},
+			"unshare": {Values: []uint64{profiles.CloneNewNet}},
+		}}, profiles.ActErrno)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return writeProfile(t, dir, name, p)
+	}
+	// socket(AF_NETLINK, SOCK_RAW) and socket(AF_INET6, SOCK_STREAM).
+	netlink := generate("netlink.json", 16<<8|3)
+	mixed := generate("mixed.json", 16<<8|3, 10<<8|1)
+	deployed := writeFile(t, dir, "deployed.json", `{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": [
+		{"names": ["read", "unshare"], "action": "SCMP_ACT_ALLOW"},
+		{"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 10, "op": "SCMP_CMP_EQ"}, {"index": 1, "value": 15, "valueTwo": 1, "op": "SCMP_CMP_MASKED_EQ"}], "comment": "web"},
+		{"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}, {"index": 1, "value": 15, "valueTwo": 2, "op": "SCMP_CMP_MASKED_EQ"}]}]}`)
+
+	for _, tc := range []struct {
+		recorded, verdict string
+		line              []string
+		stderr            string
+	}{
+		{netlink, "denied", []string{"socket", "denied",
+			"recorded socket(AF_NETLINK, SOCK_RAW) -> defaultAction: SCMP_ACT_ERRNO(1); allowed only when: socket(AF_INET6, SOCK_STREAM) (syscalls[1]), socket(AF_UNIX, SOCK_DGRAM) (syscalls[2])"},
+			"1 denied, 0 partly denied"},
+		{mixed, "partly-denied", []string{"socket", "partly-denied",
+			"recorded socket(AF_NETLINK, SOCK_RAW) -> defaultAction: SCMP_ACT_ERRNO(1); allowed only when: socket(AF_INET6, SOCK_STREAM) (syscalls[1]), socket(AF_UNIX, SOCK_DGRAM) (syscalls[2])"},
+			"denies some recorded argument values of 1"},
+	} {
+		res := sysrec(t, "diff", tc.recorded, deployed)
+		if res.code != 1 || !strings.Contains(res.stderr, tc.stderr) {
+			t.Errorf("%s: got status %d, stderr %q; want 1 and %q", tc.recorded, res.code, res.stderr, tc.stderr)
+		}
+		found := false
+		for _, l := range strings.Split(res.stdout, "\n") {
+			if f := strings.Fields(l); len(f) > 4 && f[2] == tc.line[0] && f[3] == tc.line[1] {
+				found = strings.HasSuffix(l, tc.line[2])
+			}
+		}
+		if !found {
+			t.Errorf("%s: no line %q in\n%s", tc.recorded, tc.line, res.stdout)
+		}
+		// unshare(CLONE_NEWNET) is allowed by name.
+		if !regexp.MustCompile(`unshare\s+allowed\s+syscalls\[0\]: SCMP_ACT_ALLOW`).MatchString(res.stdout) {
+			t.Errorf("%s: unshare is not allowed by syscalls[0]:\n%s", tc.recorded, res.stdout)
+		}
+
+		res = sysrec(t, "diff", "-o", "json", tc.recorded, deployed)
+		var rep diffReport
+		dec := json.NewDecoder(strings.NewReader(res.stdout))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&rep); err != nil {
+			t.Fatalf("stdout is not a diff report: %v\n%s", err, res.stdout)
+		}
+		var socket *profiles.Verdict
+		for i, v := range rep.Comparisons[0].Arches[0].Syscalls {
+			if v.Name == "socket" {
+				socket = &rep.Comparisons[0].Arches[0].Syscalls[i]
+			}
+		}
+		if socket == nil || socket.Verdict != tc.verdict || len(socket.AllowedBy) != 2 || socket.AllowedBy[0].Comment != "web" {
+			t.Fatalf("%s: socket: got %+v", tc.recorded, socket)
+		}
+		var denied []string
+		for _, v := range socket.Values {
+			if !v.Allowed {
+				denied = append(denied, fmt.Sprintf("%s %s %d", v.Value, v.Decision.Action, v.Decision.Rule))
+			}
+		}
+		if want := []string{"socket(AF_NETLINK, SOCK_RAW) SCMP_ACT_ERRNO -1"}; !reflect.DeepEqual(denied, want) {
+			t.Errorf("%s: denied values %q, want %q", tc.recorded, denied, want)
+		}
+		if rep.Comparisons[0].Counts[tc.verdict] != 1 {
+			t.Errorf("%s: counts %v", tc.recorded, rep.Comparisons[0].Counts)
+		}
+	}
+
+	// The recorded profile fits itself.
+	if res := sysrec(t, "diff", mixed, mixed); res.code != 0 || !strings.Contains(res.stderr, "0 denied, 0 partly denied") {
+		t.Errorf("a recorded profile against itself: status %d, %s\n%s", res.code, res.stderr, res.stdout)
 	}
 }
 
