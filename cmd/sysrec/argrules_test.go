@@ -101,6 +101,39 @@ func TestArgRulesClosedLoop(t *testing.T) {
 	}
 }
 
+// sysrec diff explains the denial: a recording of the program that asks
+// for AF_NETLINK, against the profile, names the recorded value, the
+// decision, and the values the profile allows.
+func TestArgRulesDiff(t *testing.T) {
+	testenv.RequireBPF(t)
+	workload := testenv.Workload(t)
+	dir := t.TempDir()
+	deployed, recorded := filepath.Join(dir, "deployed.json"), filepath.Join(dir, "netlink.json")
+	for _, r := range []struct {
+		out   string
+		words []string
+	}{{deployed, []string{"inet6", "unix"}}, {recorded, []string{"inet6", "netlink"}}} {
+		if res := sysrec(t, append([]string{"record", "-o", r.out, "--", workload, "args"}, r.words...)...); res.code != 0 {
+			t.Fatalf("record %v: exit %d: %s", r.words, res.code, res.stderr)
+		}
+	}
+	res := sysrec(t, "diff", recorded, deployed)
+	var line string
+	for _, l := range strings.Split(res.stdout, "\n") {
+		if strings.Contains(l, " socket ") {
+			line = l
+		}
+	}
+	for _, want := range []string{"partly-denied", "socket(AF_NETLINK, SOCK_RAW)", "SCMP_ACT_ERRNO", "allowed only when", "socket(AF_INET6, SOCK_STREAM)", "socket(AF_UNIX, SOCK_DGRAM)"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("diff's socket row: got %q, want it to say %q\nstdout:\n%s", line, want, res.stdout)
+		}
+	}
+	if res.code != 1 {
+		t.Errorf("diff: got exit %d, want 1 (the workload would break)", res.code)
+	}
+}
+
 // A Go program runs under a profile recorded with the default --args:
 // the Go runtime's threads come from clone, and os/exec's children from
 // clone or clone3 (which fails with ENOSYS, so it falls back).
