@@ -44,9 +44,17 @@ func (e *ConflictError) Error() string {
 // become one profile for a workload.
 //
 // Rules that differ only in their names (same action, errnoRet, args and
-// any other condition) become one rule with the union of the names;
-// other rules stay distinct. Names are sorted and rules ordered by their
-// condition, so the result does not depend on the order of profiles.
+// any other condition) become one rule with the union of the names and
+// their comments joined; other rules stay distinct. The rules that Build
+// annotates are the exception: a group's rules ("group: LABEL") and a
+// completion's ("completion: REASON") stay apart, one per comment. Where
+// an input is grouped, the names of the uncommented rule with the same
+// condition join the groups (regroup), and a completion rule loses the
+// names that another rule with its condition holds (dedupeCompletions),
+// so that a grouped profile stays grouped and a name is in one rule.
+// Names are sorted and rules ordered by their condition (group rules in
+// group order, completion rules last), so the result does not depend on
+// the order of profiles.
 //
 // Architectures, archMap entries and flags are unioned. The inputs must
 // agree on listenerPath and listenerMetadata, and on defaultAction and
@@ -114,13 +122,7 @@ func Merge(profiles []*Profile, defaultAction Action) (*Profile, error) {
 	arches := map[syscalls.Arch]bool{}
 	subArches := map[syscalls.Arch]map[syscalls.Arch]bool{}
 	flags := map[Flag]bool{}
-	type group struct {
-		key      string
-		rule     Syscall
-		names    map[string]bool
-		comments map[string]bool
-	}
-	groups := map[string]*group{}
+	groups := map[string]*mergeGroup{}
 	for _, p := range profiles {
 		for _, a := range p.Architectures {
 			arches[a] = true
@@ -137,13 +139,17 @@ func Merge(profiles []*Profile, defaultAction Action) (*Profile, error) {
 			flags[f] = true
 		}
 		for _, r := range p.Syscalls {
-			key, err := conditionKey(r)
+			base, err := conditionKey(r)
 			if err != nil {
 				return nil, err
 			}
+			key := base
+			if annotated(r.Comment) {
+				key += "\x00" + r.Comment
+			}
 			g := groups[key]
 			if g == nil {
-				g = &group{key: key, rule: r, names: map[string]bool{}, comments: map[string]bool{}}
+				g = &mergeGroup{key: key, base: base, rule: r, names: map[string]bool{}, comments: map[string]bool{}}
 				groups[key] = g
 			}
 			for _, n := range r.AllNames() {
@@ -163,6 +169,9 @@ func Merge(profiles []*Profile, defaultAction Action) (*Profile, error) {
 	}
 	out.Flags = sortedKeys(flags)
 
+	regroup(groups)
+	dedupeCompletions(groups)
+
 	// A conditional allow rule adds nothing for a name that an
 	// unconditional allow rule holds: libseccomp drops it.
 	plain := map[string]bool{}
@@ -173,7 +182,7 @@ func Merge(profiles []*Profile, defaultAction Action) (*Profile, error) {
 			}
 		}
 	}
-	list := make([]*group, 0, len(groups))
+	list := make([]*mergeGroup, 0, len(groups))
 	for _, g := range groups {
 		if g.rule.Action == ActAllow && len(g.rule.Args) > 0 {
 			for n := range g.names {
@@ -201,7 +210,118 @@ func Merge(profiles []*Profile, defaultAction Action) (*Profile, error) {
 	return out, nil
 }
 
+// mergeGroup is one rule of Merge's result: the first input rule with its
+// key, and the union of the names and comments of the rules with that key.
+type mergeGroup struct {
+	key      string // base, and the comment of an annotated rule
+	base     string // conditionKey
+	rule     Syscall
+	names    map[string]bool
+	comments map[string]bool
+}
+
+// annotated reports whether comment is one that sysrec's Build writes: a
+// group's ("group: file I/O") or a completion's ("completion: ..."). Merge
+// keeps such rules apart, one per comment, where it joins other rules with
+// equal conditions and their comments.
+func annotated(comment string) bool {
+	return strings.HasPrefix(comment, GroupPrefix) || strings.HasPrefix(comment, CompletionPrefix)
+}
+
+// regroup keeps a grouped profile grouped: where some rule with a
+// condition is a group's, the names of every group rule with that
+// condition and of the uncommented rule with it (a flat profile merged
+// with a grouped one) are split into groups again with the current table,
+// so that each name is in one group rule, that of its group.
+func regroup(groups map[string]*mergeGroup) {
+	bases := map[string]bool{}
+	for _, g := range groups {
+		if strings.HasPrefix(g.rule.Comment, GroupPrefix) {
+			bases[g.base] = true
+		}
+	}
+	for _, base := range sortedKeys(bases) {
+		var names []string
+		var tmpl Syscall
+		for _, key := range sortedKeys(groups) {
+			g := groups[key]
+			if g.base != base {
+				continue
+			}
+			isGroup := strings.HasPrefix(g.rule.Comment, GroupPrefix)
+			if !isGroup && (g.key != base || len(g.comments) > 0) {
+				continue // a completion rule, or a commented one
+			}
+			if isGroup {
+				tmpl = g.rule
+			}
+			names = append(names, sortedKeys(g.names)...)
+			delete(groups, key)
+		}
+		for _, r := range grouped(tmpl, names) {
+			names := map[string]bool{}
+			for _, n := range r.Names {
+				names[n] = true
+			}
+			key := base + "\x00" + r.Comment
+			groups[key] = &mergeGroup{key: key, base: base, rule: r, names: names, comments: map[string]bool{r.Comment: true}}
+		}
+	}
+}
+
+// dedupeCompletions drops from completion rules the names that another
+// rule with the same condition holds: what was recorded in one input
+// needs no completion from another. A name in two completion rules stays
+// in the one whose reason sorts first.
+func dedupeCompletions(groups map[string]*mergeGroup) {
+	held := map[string]map[string]bool{} // base -> names
+	for _, g := range groups {
+		if strings.HasPrefix(g.rule.Comment, CompletionPrefix) {
+			continue
+		}
+		if held[g.base] == nil {
+			held[g.base] = map[string]bool{}
+		}
+		for n := range g.names {
+			held[g.base][n] = true
+		}
+	}
+	for _, key := range sortedKeys(groups) {
+		g := groups[key]
+		if !strings.HasPrefix(g.rule.Comment, CompletionPrefix) {
+			continue
+		}
+		if held[g.base] == nil {
+			held[g.base] = map[string]bool{}
+		}
+		for n := range g.names {
+			if held[g.base][n] {
+				delete(g.names, n)
+			}
+		}
+		for n := range g.names {
+			held[g.base][n] = true
+		}
+		if len(g.names) == 0 {
+			delete(groups, key)
+		}
+	}
+}
+
+// ruleRank places, among rules alike in action and conditions, group
+// rules first in group order, then plain ones, then completion rules.
+func ruleRank(s *Syscall) int {
+	if g, ok := ruleGroup(s.Comment); ok {
+		return int(g)
+	}
+	if strings.HasPrefix(s.Comment, CompletionPrefix) {
+		return len(syscalls.Groups()) + 1
+	}
+	return len(syscalls.Groups())
+}
+
 // ruleLess orders rules: allow rules first, unconditional ones first;
+// then group rules in group order, other rules, and completion rules;
 // then by first name, by conditions (numerically) and by key.
 func ruleLess(a, b *Syscall, ka, kb string) bool {
 	aa, ab := a.Action == ActAllow, b.Action == ActAllow
@@ -211,6 +331,9 @@ func ruleLess(a, b *Syscall, ka, kb string) bool {
 	ca, cb := len(a.Args) > 0, len(b.Args) > 0
 	if ca != cb {
 		return cb
+	}
+	if ra, rb := ruleRank(a), ruleRank(b); ra != rb {
+		return ra < rb
 	}
 	if len(a.Names) > 0 && len(b.Names) > 0 && a.Names[0] != b.Names[0] {
 		return a.Names[0] < b.Names[0]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fails when the committed generated files (bpf2go objects and bindings,
-# syscall tables, the Kubernetes API's deep copies and CRD, deploy/sysrec.yaml)
+# syscall tables and groups, the Kubernetes API's deep copies and CRD, deploy/sysrec.yaml)
 # differ from what `make generate` makes from their sources.
 # It regenerates in a scratch copy, so the work tree is never touched.
 set -euo pipefail
@@ -14,7 +14,7 @@ git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C "$scratch"
 
 status=0
 generated() {
-	(cd "$1" && ls bpf/*_bpfel.go bpf/*_bpfel.o bench/*_bpfel.go bench/*_bpfel.o syscalls/zsyscalls.go \
+	(cd "$1" && ls bpf/*_bpfel.go bpf/*_bpfel.o bench/*_bpfel.go bench/*_bpfel.o syscalls/zsyscalls.go syscalls/zgroups.go \
 		api/v1alpha1/zz_generated.deepcopy.go deploy/crd/*.yaml deploy/sysrec.yaml 2>/dev/null || true)
 }
 # Both sides' files: one that generate adds (a new CRD) differs too.

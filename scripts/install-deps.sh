@@ -5,7 +5,7 @@
 #
 #   scripts/install-deps.sh build     gcc, libseccomp's headers, pkg-config (cgo)
 #   scripts/install-deps.sh test      strace, gcc, libseccomp (resolver and headers), ...
-#   scripts/install-deps.sh generate  clang-14, llvm-14, libbpf-dev
+#   scripts/install-deps.sh generate  clang-14, llvm-14, libbpf-dev, systemd (systemd-analyze: syscall groups)
 #   scripts/install-deps.sh bench     strace, bpftrace, linux-perf, gcc
 #   scripts/install-deps.sh runtimes  containerd, runc, crun, busybox-static, CNI plugins
 #   scripts/install-deps.sh crio      what building and running CRI-O needs (conmon, skopeo, ...)

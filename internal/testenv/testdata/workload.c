@@ -218,6 +218,53 @@ static int args(int n, char **words)
 	return 0;
 }
 
+// workload handler MS: installs a SIGUSR1 handler (sigaction, no
+// SA_SIGINFO), prints "ready PID", sleeps MS milliseconds or until a
+// signal, then prints "handled" or "timeout" and exits 0. The handler
+// returns through rt_sigreturn only when a signal arrives.
+//
+// workload contend free|hold: a second thread takes and releases a
+// mutex while the main thread sleeps 200 ms, then the main thread joins
+// it and prints "contend: ok". With hold the main thread holds the mutex
+// while it sleeps, so the thread waits in futex and the join most likely
+// too; with free nothing collides and no futex call is made.
+//
+// cmd/sysrec/completion_test.go uses both.
+static volatile sig_atomic_t handled;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	handled = 1;
+}
+
+static pthread_mutex_t contend_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void *contend_worker(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&contend_mu);
+	pthread_mutex_unlock(&contend_mu);
+	return NULL;
+}
+
+static int contend(int hold)
+{
+	struct timespec ts = {0, 200 * 1000 * 1000};
+	pthread_t t;
+	if (hold)
+		pthread_mutex_lock(&contend_mu);
+	if (pthread_create(&t, NULL, contend_worker, NULL) != 0)
+		return 1;
+	nanosleep(&ts, NULL);
+	if (hold)
+		pthread_mutex_unlock(&contend_mu);
+	if (pthread_join(t, NULL) != 0)
+		return 1;
+	printf("contend: ok\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "args") == 0)
@@ -258,6 +305,23 @@ int main(int argc, char **argv)
 	}
 	if (argc > 3 && strcmp(argv[1], "threads") == 0)
 		return threads(atoi(argv[2]), atol(argv[3]));
+	if (argc > 2 && strcmp(argv[1], "handler") == 0) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_usr1;
+		if (sigaction(SIGUSR1, &sa, NULL) != 0)
+			return 1;
+		char msg[64];
+		int n = snprintf(msg, sizeof msg, "ready %d\n", (int)getpid());
+		write(1, msg, n);
+		long ms = atol(argv[2]);
+		struct timespec ts = {ms / 1000, ms % 1000 * 1000 * 1000};
+		nanosleep(&ts, NULL); // a signal ends it early, with EINTR
+		write(1, handled ? "handled\n" : "timeout\n", 8);
+		return 0;
+	}
+	if (argc > 2 && strcmp(argv[1], "contend") == 0)
+		return contend(strcmp(argv[2], "hold") == 0);
 	if (argc > 1 && strcmp(argv[1], "sleep") == 0) {
 		char msg[64];
 		int n = snprintf(msg, sizeof msg, "ready %d\n", (int)getpid());
