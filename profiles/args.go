@@ -270,6 +270,14 @@ func argRules(arch syscalls.Arch, name string, v ArgValues, ok bool) []Syscall {
 	return out
 }
 
+// use is how GenerateArgs allows one recorded name: by name on some
+// architecture, or with the union of its values.
+type use struct {
+	byName bool
+	arch   syscalls.Arch
+	values ArgValues
+}
+
 // GenerateArgs is Generate with argument rules: a recorded syscall that
 // args holds values for on every architecture it was recorded on is
 // allowed only with those values (one rule per value; libseccomp ORs
@@ -277,7 +285,9 @@ func argRules(arch syscalls.Arch, name string, v ArgValues, ok bool) []Syscall {
 // were captured, clone3 fails with ENOSYS, as in Docker's default profile,
 // since a filter cannot read its flags from memory: the C library then
 // falls back to clone, which is allowed with the flags that clone and
-// clone3 were recorded with.
+// clone3 were recorded with. On i386, where libseccomp copies socket's
+// rules to socketcall, socketcall fails with EACCES unless it was
+// recorded (see refuseSocketcall).
 func GenerateArgs(recorded map[syscalls.Arch][]string, args RecordedArgs, defaultAction Action) (*Profile, error) {
 	p, err := Generate(recorded, defaultAction)
 	if err != nil || len(args) == 0 || len(p.Syscalls) == 0 {
@@ -285,11 +295,6 @@ func GenerateArgs(recorded map[syscalls.Arch][]string, args RecordedArgs, defaul
 	}
 	// Per name: whether some architecture allows it by name, and the
 	// union of its values elsewhere.
-	type use struct {
-		byName bool
-		arch   syscalls.Arch
-		values ArgValues
-	}
 	uses := map[string]*use{}
 	for arch, names := range recorded {
 		for _, n := range names {
@@ -348,12 +353,55 @@ func GenerateArgs(recorded map[syscalls.Arch][]string, args RecordedArgs, defaul
 		}
 		rules = append(rules, r...)
 	}
+	rules = append(rules, refuseSocketcall(p.Architectures, uses)...)
 	p.Syscalls = nil
 	if len(plain) > 0 {
 		p.Syscalls = append(p.Syscalls, Syscall{Names: plain, Action: ActAllow})
 	}
 	p.Syscalls = append(p.Syscalls, rules...)
 	return Merge([]*Profile{p}, "")
+}
+
+// eaccesErrno is the errno of the rule that refuses i386 socketcall.
+const eaccesErrno = 13
+
+// socketcallComment is the comment of that rule.
+const socketcallComment = "sysrec saw no i386 socketcall: libseccomp would let it through for every socket rule, without the rule's argument checks (socketcall's arguments are in memory)"
+
+// refuseSocketcall returns the rule that closes what libseccomp opens on
+// i386: it copies every rule for socket or socketpair to socketcall, with
+// argument 0 made the call number and the other conditions kept, where
+// they compare socketcall's pointer to the real arguments (see
+// x86SocketCalls), so that a family rule lets socketcall create a socket
+// of any family. Where the profile is for SCMP_ARCH_X86 and socketcall
+// was not recorded, socketcall fails with EACCES: a rule without
+// conditions replaces libseccomp's copies whatever its place
+// (db_rule_add), and the direct i386 socket syscalls keep their argument
+// rules. The rule does not depend on which syscalls got argument rules,
+// so that merging generated profiles (Merge) keeps it where a profile of
+// the union would have it: one profile may hold the i386 recording and
+// another the family rules.
+//
+// EACCES and not EPERM, because runc skips a rule whose action is the
+// default's (SCMP_ACT_ERRNO is EPERM), which would leave the copies in
+// place; not ENOSYS, because no C library falls back from socketcall on
+// ENOSYS (glibc picks socketcall or the direct syscalls when it is built,
+// by __ASSUME_SOCKET_SYSCALL, which i386 has only with --enable-kernel
+// 4.3 or later; musl on i386 always uses socketcall), and Compare takes a
+// syscall answered with ENOSYS for one the workload used, as clone3.
+// EACCES is socket(2)'s "permission to create a socket of the specified
+// type and/or protocol is denied".
+//
+// Where socketcall was recorded, it stays allowed by name and socket's
+// argument rules bind only the direct syscalls: i386 socketcall can
+// create sockets of any family. Lint reports that (CodeSocketcall).
+func refuseSocketcall(arches []syscalls.Arch, uses map[string]*use) []Syscall {
+	if !slices.Contains(arches, syscalls.X86) || uses[socketcall] != nil {
+		return nil
+	}
+	errno := uint(eaccesErrno)
+	return []Syscall{{Names: []string{socketcall}, Action: ActErrno, ErrnoRet: &errno,
+		Comment: socketcallComment}}
 }
 
 // ArgValue encodes the raw arguments of one call of name on arch as the

@@ -53,6 +53,7 @@ func TestGenerateArgs(t *testing.T) {
 	}
 	sock := func(family, typ uint64) Syscall { return cond("socket", eq(0, family), masked(1, 0xf, typ)) }
 	enosys := Syscall{Names: []string{"clone3"}, Action: ActErrno, ErrnoRet: uintp(38)}
+	noSocketcall := Syscall{Names: []string{"socketcall"}, Action: ActErrno, ErrnoRet: uintp(13), Comment: socketcallComment}
 	for _, tc := range []struct {
 		name     string
 		recorded map[syscalls.Arch][]string
@@ -110,7 +111,7 @@ func TestGenerateArgs(t *testing.T) {
 				x64:          {"clone3": {}, "clone": {Values: []uint64{0}}},
 				syscalls.X86: {"clone3": {}, "clone": {Values: []uint64{CloneNewUser}}},
 			},
-			want:   []Syscall{cond("clone", masked(0, CloneNamespaces, 0)), cond("clone", masked(0, CloneNamespaces, CloneNewUser)), enosys},
+			want:   []Syscall{cond("clone", masked(0, CloneNamespaces, 0)), cond("clone", masked(0, CloneNamespaces, CloneNewUser)), enosys, noSocketcall},
 			arches: []syscalls.Arch{syscalls.X86, x64},
 		},
 		{
@@ -155,15 +156,45 @@ func TestGenerateArgs(t *testing.T) {
 				x64:          {"socket": {Values: []uint64{sockValue(afInet, sockStream)}}, "clone": {Values: []uint64{0}}},
 				syscalls.X86: {"clone": {Values: []uint64{CloneNewNS}}},
 			},
-			want:   []Syscall{allow("socket"), cond("clone", masked(0, CloneNamespaces, 0)), cond("clone", masked(0, CloneNamespaces, CloneNewNS))},
+			want:   []Syscall{allow("socket"), cond("clone", masked(0, CloneNamespaces, 0)), cond("clone", masked(0, CloneNamespaces, CloneNewNS)), noSocketcall},
 			arches: []syscalls.Arch{syscalls.X86, x64},
 		},
 		{
 			name:     "i386's mmap is old_mmap: by name; mmap2 has values",
 			recorded: map[syscalls.Arch][]string{syscalls.X86: {"mmap", "mmap2"}},
 			args:     RecordedArgs{syscalls.X86: {"mmap": {Values: []uint64{0}}, "mmap2": {Values: []uint64{ProtExec}}}},
-			want:     []Syscall{allow("mmap"), cond("mmap2", masked(2, 6, ProtExec))},
+			want:     []Syscall{allow("mmap"), cond("mmap2", masked(2, 6, ProtExec)), noSocketcall},
 			arches:   []syscalls.Arch{syscalls.X86},
+		},
+		{
+			// libseccomp copies socket's rules to i386 socketcall with
+			// argument 0 made SYS_SOCKET: any family would pass.
+			name:     "i386 socket families: socketcall fails",
+			recorded: map[syscalls.Arch][]string{x64: {"socket"}, syscalls.X86: {"socket", "socketpair"}},
+			args: RecordedArgs{
+				x64:          {"socket": {Values: []uint64{sockValue(afInet, sockStream)}}},
+				syscalls.X86: {"socket": {Values: []uint64{sockValue(afUnix, sockStream)}}, "socketpair": {Values: []uint64{afUnix}}},
+			},
+			want:   []Syscall{sock(afUnix, sockStream), sock(afInet, sockStream), cond("socketpair", eq(0, afUnix)), noSocketcall},
+			arches: []syscalls.Arch{syscalls.X86, x64},
+		},
+		{
+			name:     "i386 socket families on x86_64 only: socketcall fails",
+			recorded: map[syscalls.Arch][]string{x64: {"socket"}, syscalls.X86: {"read"}},
+			args:     RecordedArgs{x64: {"socket": {Values: []uint64{sockValue(afInet, sockStream)}}}},
+			want:     []Syscall{allow("read"), sock(afInet, sockStream), noSocketcall},
+			arches:   []syscalls.Arch{syscalls.X86, x64},
+		},
+		{
+			// The families bind the direct syscalls only; Lint says so.
+			name:     "socketcall recorded: allowed by name, socket keeps its rules",
+			recorded: map[syscalls.Arch][]string{x64: {"socket"}, syscalls.X86: {"socketcall", "socket"}},
+			args: RecordedArgs{
+				x64:          {"socket": {Values: []uint64{sockValue(afInet, sockStream)}}},
+				syscalls.X86: {"socket": {Values: []uint64{sockValue(afInet, sockDgram)}}},
+			},
+			want:   []Syscall{allow("socketcall"), sock(afInet, sockStream), sock(afInet, sockDgram)},
+			arches: []syscalls.Arch{syscalls.X86, x64},
 		},
 		{
 			name:     "no values: Generate",
@@ -682,5 +713,70 @@ func TestDescribe(t *testing.T) {
 	}
 	if got := DescribeArgValue(syscalls.X86_64, "read", 3); got != "read(0x3)" {
 		t.Errorf("DescribeArgValue of an uncaptured syscall: got %q", got)
+	}
+}
+
+// libseccomp copies socket's rules to i386 socketcall with argument 0
+// made SYS_SOCKET and the family test reading socketcall's pointer: where
+// sysrec saw no socketcall, GenerateArgs makes it fail; where it did, it
+// stays allowed and Lint says that the families do not bind it.
+func TestGenerateArgsSocketcall(t *testing.T) {
+	x86, x64 := syscalls.X86, syscalls.X86_64
+	args := RecordedArgs{
+		x64: {"socket": {Values: []uint64{sockValue(afInet, sockStream)}}},
+		x86: {"socket": {Values: []uint64{sockValue(afUnix, sockStream)}}, "socketpair": {Values: []uint64{afUnix}}},
+	}
+	refused := generateArgs(t, map[syscalls.Arch][]string{x64: {"read", "socket"}, x86: {"read", "socket", "socketpair"}}, args)
+	recorded := generateArgs(t, map[syscalls.Arch][]string{x64: {"read", "socket"}, x86: {"read", "socket", "socketpair", "socketcall"}}, args)
+	for _, tc := range []struct {
+		p    *Profile
+		arch syscalls.Arch
+		name string
+		args [6]uint64
+		want Action
+		errn uint
+	}{
+		{refused, x86, "socketcall", [6]uint64{1, 0xffd01231}, ActErrno, 13},
+		{refused, x86, "socketcall", [6]uint64{8, 0xffd01230}, ActErrno, 13},
+		{refused, x86, "socketcall", [6]uint64{2, 0}, ActErrno, 13},
+		{refused, x86, "socket", [6]uint64{afUnix, sockStream | sockCloexec}, ActAllow, 0},
+		{refused, x86, "socket", [6]uint64{afInet, sockStream}, ActAllow, 0}, // recorded on x86_64
+		{refused, x86, "socket", [6]uint64{afPacket, sockRaw}, ActErrno, 1},
+		{refused, x86, "socketpair", [6]uint64{afUnix}, ActAllow, 0},
+		{refused, x86, "socketpair", [6]uint64{afInet}, ActErrno, 1},
+		{recorded, x86, "socketcall", [6]uint64{1, 0xffd01230}, ActAllow, 0},
+		{recorded, x86, "socket", [6]uint64{afPacket, sockRaw}, ActErrno, 1},
+	} {
+		d, err := tc.p.Evaluate(Query{Arch: tc.arch, Name: tc.name, Args: tc.args})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Action != tc.want || d.ErrnoRet != tc.errn {
+			t.Errorf("%s %s%#x: got %+v, want %s(%d)", tc.arch, tc.name, tc.args[:2], d, tc.want, tc.errn)
+		}
+	}
+	codes := func(p *Profile) []string {
+		var out []string
+		for _, f := range Lint(p) {
+			out = append(out, f.Code+" "+f.Path)
+		}
+		return out
+	}
+	if got := codes(refused); len(got) != 0 {
+		t.Errorf("lint of the profile that refuses socketcall: got %q, want nothing", got)
+	}
+	if got, want := codes(recorded), []string{"socketcall-args syscalls[0].names[1]", "socketcall-args syscalls[0].names[1]"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("lint of the profile that allows socketcall: got %q, want %q\n%s", got, want, marshalString(t, recorded))
+	}
+	// Merging keeps the refusal: one profile holds the i386 recording,
+	// another the family rules.
+	a := generateArgs(t, map[syscalls.Arch][]string{x86: {"read"}}, RecordedArgs{x86: {}})
+	b := generateArgs(t, map[syscalls.Arch][]string{x64: {"socket"}}, RecordedArgs{x64: args[x64]})
+	m, err := Merge([]*Profile{a, b}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := m.Evaluate(Query{Arch: x86, Name: "socketcall", Args: [6]uint64{1, 1}}); err != nil || d.Action != ActErrno || d.ErrnoRet != 13 {
+		t.Errorf("merged: socketcall(SYS_SOCKET): got %+v, %v; want ERRNO(13)", d, err)
 	}
 }

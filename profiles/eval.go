@@ -34,6 +34,11 @@ package profiles
 //     SCMP_ACT_KILL (kill the thread). _db_rule_gen_arg_32: on 32-bit
 //     architectures only the low 32 bits of the argument and of the
 //     value are compared.
+//   - [libseccomp] src/arch-x86.c x86_rule_add: on SCMP_ARCH_X86 a rule
+//     for a socket or IPC syscall (socket, bind, ..., semget, ...) also
+//     becomes a rule for socketcall (ipc) whose argument 0 must be the
+//     call number (SYS_SOCKET, ...), with the rule's other conditions
+//     kept; see x86SocketCalls.
 //   - For conditional rules with different actions whose conditions
 //     overlap, libseccomp's merged decision tree decides; see
 //     pickConditional for what Evaluate does and the differential test in
@@ -46,6 +51,7 @@ package profiles
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -193,6 +199,7 @@ type rule struct {
 	index int // in Profile.Syscalls
 	act   Decision
 	args  []Arg
+	muxed bool // libseccomp's copy for socketcall or ipc of a rule for another syscall
 }
 
 // goArch is the GOARCH-style name of the host whose tasks make syscalls
@@ -299,7 +306,9 @@ func (p *Profile) compile(arch syscalls.Arch, name string, caps []string, kernel
 				largest = nr
 			}
 		}
-		if !contains(s.AllNames(), name) {
+		direct := contains(s.AllNames(), name)
+		muxed := muxCalls(arch, name, s.AllNames())
+		if !direct && len(muxed) == 0 {
 			continue
 		}
 		act := action(s.Action, s.ErrnoRet, s.Errno)
@@ -307,13 +316,30 @@ func (p *Profile) compile(arch syscalls.Arch, name string, caps []string, kernel
 		if act.Action == def.Action && act.ErrnoRet == def.ErrnoRet {
 			continue // runc matchCall: redundant rule
 		}
+		// runc splits a rule that names an argument twice; libseccomp
+		// then adds each part as it adds a whole rule.
+		parts := [][]Arg{s.Args}
 		if dupIndex(s.Args) {
+			parts = parts[:0]
 			for _, a := range s.Args {
-				out = append(out, rule{index: i, act: act, args: effective([]Arg{a}, arch)})
+				parts = append(parts, []Arg{a})
 			}
-			continue
 		}
-		out = append(out, rule{index: i, act: act, args: effective(s.Args, arch)})
+		for _, n := range s.AllNames() {
+			switch {
+			case n == name && direct:
+				direct = false // once per rule, whatever the names
+				for _, args := range parts {
+					out = append(out, rule{index: i, act: act, args: effective(args, arch)})
+				}
+			case contains(muxed, n):
+				muxed = slices.DeleteFunc(muxed, func(m string) bool { return m == n })
+				call, _ := muxCall(arch, n)
+				for _, args := range parts {
+					out = append(out, rule{index: i, act: act, args: muxArgs(call, args, arch), muxed: true})
+				}
+			}
+		}
 	}
 	// runc's findLastSyscalls looks only at the listed architectures, and
 	// at none whose largest syscall number is 0.
@@ -321,6 +347,82 @@ func (p *Profile) compile(arch syscalls.Arch, name string, caps []string, kernel
 		return nil, Decision{Action: ActErrno, ErrnoRet: enosys, Rule: RuleENOSYS}, nil
 	}
 	return out, def, nil
+}
+
+// x86 multiplexed socket and IPC calls. libseccomp's x86 backend
+// (src/arch-x86.c, 2.5.4) resolves these names to pseudo syscall numbers
+// (x86_syscall_resolve_name_munge: socket is -101, semget -202) and
+// x86_rule_add adds every rule for one of them twice: for the direct
+// syscall (_x86_syscall_demux; Linux 4.3 added socket's, 5.1 the IPC
+// ones), unchanged, and for the multiplexer, socketcall or ipc, with
+// argument 0 overwritten by "EQ call" (rule_a->args[0]: datum
+// (-sys_a) % 100, % 200 for ipc) and the rule's other conditions kept,
+// where they now compare the multiplexer's arguments: socketcall's
+// argument 1 is a pointer to the real arguments, in memory. accept, send,
+// recv, semop and semtimedop have no direct syscall on i386 and get only
+// the multiplexer's rule. Only SCMP_ARCH_X86 does this among the
+// architectures sysrec knows: x86_64, x32, aarch64 and arm have direct
+// socket and IPC syscalls and no rule_add hook (checked on libseccomp
+// 2.5.4's PFC export). runc adds rules with seccomp_rule_add_array, which
+// is not strict, so rules with conditions are accepted.
+var (
+	x86SocketCalls = map[string]uint64{
+		"socket": 1, "bind": 2, "connect": 3, "listen": 4, "accept": 5,
+		"getsockname": 6, "getpeername": 7, "socketpair": 8, "send": 9,
+		"recv": 10, "sendto": 11, "recvfrom": 12, "shutdown": 13,
+		"setsockopt": 14, "getsockopt": 15, "sendmsg": 16, "recvmsg": 17,
+		"accept4": 18, "recvmmsg": 19, "sendmmsg": 20,
+	}
+	x86IPCCalls = map[string]uint64{
+		"semop": 1, "semget": 2, "semctl": 3, "semtimedop": 4,
+		"msgsnd": 11, "msgrcv": 12, "msgget": 13, "msgctl": 14,
+		"shmat": 21, "shmdt": 22, "shmget": 23, "shmctl": 24,
+	}
+)
+
+// The multiplexers.
+const (
+	socketcall = "socketcall"
+	ipcCall    = "ipc"
+)
+
+// muxCall returns the multiplexer that libseccomp also gives rules for
+// syscall n on arch, and the call number it compares argument 0 with.
+func muxCall(arch syscalls.Arch, n string) (call uint64, mux string) {
+	if arch != syscalls.X86 {
+		return 0, ""
+	}
+	if c, ok := x86SocketCalls[n]; ok {
+		return c, socketcall
+	}
+	if c, ok := x86IPCCalls[n]; ok {
+		return c, ipcCall
+	}
+	return 0, ""
+}
+
+// muxCalls returns the names among names whose rules libseccomp also adds,
+// rewritten, to the multiplexer mux on arch, in order, without repeats.
+func muxCalls(arch syscalls.Arch, mux string, names []string) []string {
+	var out []string
+	for _, n := range names {
+		if _, m := muxCall(arch, n); m != "" && m == mux && !contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// muxArgs are the conditions of the multiplexer's copy of a rule: argument
+// 0 compared with the call number, the others as the rule has them.
+func muxArgs(call uint64, args []Arg, arch syscalls.Arch) []Arg {
+	out := []Arg{{Index: 0, Value: call, Op: OpEqualTo}}
+	for _, a := range effective(args, arch) {
+		if a.Index != 0 {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // enosysStub reports whether runc puts its -ENOSYS stub in front of the
@@ -855,8 +957,13 @@ func dbTreeAdd(existing **dbNode, n *dbNode, rule int) error {
 // with EEXIST when the rules of one syscall are merged into its tree, so
 // that runc fails to start the container. It misses the conflicts that
 // libseccomp finds while pruning (_db_tree_prune, not ported); the
-// differential test measures how many.
+// differential test measures how many. For socketcall and ipc on i386,
+// whose rules libseccomp's copies make longer versions of the rules that
+// name them (argument 0 compared too), see conflictPruned.
 func conflict(rules []rule, arch syscalls.Arch) error {
+	if slices.ContainsFunc(rules, func(r rule) bool { return r.muxed }) {
+		return conflictPruned(rules, arch)
+	}
 	var chains *dbNode
 	for _, r := range rules {
 		c := dbRuleGen(r, arch)
@@ -872,6 +979,64 @@ func conflict(rules []rule, arch syscalls.Arch) error {
 		}
 	}
 	return nil
+}
+
+// conflictPruned is conflict with the effect of libseccomp's
+// _db_tree_prune approximated rule by rule: before a rule is merged, the
+// earlier rules with its action whose conditions include all of its own
+// are dropped (the new tree is "shorter"), and the rule is dropped if an
+// earlier rule with its action has a subset of its conditions (the
+// existing tree is "shorter", _DB_IST_M_REDUNDANT). libseccomp 2.5.4 so
+// accepts, on i386, socketcall rules "a0 == 8 && a1 < 1" (the copy of a
+// socketpair rule), "a1 < 1" and then "a0 == 8" with another action,
+// which the unpruned tree refuses.
+func conflictPruned(rules []rule, arch syscalls.Arch) error {
+	var kept []rule
+	for _, r := range rules {
+		if len(r.args) == 0 {
+			return nil // the first unconditional rule ends the merging
+		}
+		if slices.ContainsFunc(kept, func(x rule) bool { return sameAct(x.act, r.act) && argsSubset(x.args, r.args, arch) }) {
+			continue
+		}
+		kept = slices.DeleteFunc(kept, func(x rule) bool { return sameAct(x.act, r.act) && argsSubset(r.args, x.args, arch) })
+		kept = append(kept, r)
+		var chains *dbNode
+		for _, k := range kept {
+			c := dbRuleGen(k, arch)
+			if chains == nil {
+				chains = c
+				continue
+			}
+			if err := dbTreeAdd(&chains, c, k.index); err != nil {
+				return errExist{r.index}
+			}
+		}
+	}
+	return nil
+}
+
+// argsSubset reports whether every condition of a is among those of b, as
+// libseccomp compares them on arch.
+func argsSubset(a, b []Arg, arch syscalls.Arch) bool {
+	norm := func(x Arg) Arg {
+		if x.Op == OpMaskedEqual {
+			x.ValueTwo &= x.Value
+		} else {
+			x.ValueTwo = 0
+		}
+		if is32(arch) {
+			x.Value &= math.MaxUint32
+			x.ValueTwo &= math.MaxUint32
+		}
+		return x
+	}
+	for _, x := range a {
+		if !slices.ContainsFunc(b, func(y Arg) bool { return norm(x) == norm(y) }) {
+			return false
+		}
+	}
+	return true
 }
 
 // Ambiguous reports whether the decision for syscall name on arch can

@@ -233,3 +233,79 @@ func TestOutcomes(t *testing.T) {
 		}
 	}
 }
+
+// libseccomp's x86 backend (arch-x86.c x86_rule_add) copies every rule for
+// a socket or IPC syscall to socketcall or ipc, with argument 0 made the
+// call number and the other conditions kept: they then compare the
+// multiplexer's arguments, socketcall's pointer among them.
+func TestEvaluateSocketcall(t *testing.T) {
+	p := parseForEval(t, `{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"], "syscalls": [
+		{"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}, {"index": 1, "value": 15, "valueTwo": 1, "op": "SCMP_CMP_MASKED_EQ"}]},
+		{"names": ["socketpair"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]},
+		{"names": ["read", "accept"], "action": "SCMP_ACT_ALLOW"},
+		{"names": ["semget"], "action": "SCMP_ACT_LOG", "args": [{"index": 2, "value": 7, "op": "SCMP_CMP_NE"}]},
+		{"names": ["bind"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 3, "op": "SCMP_CMP_EQ"}, {"index": 0, "value": 4, "op": "SCMP_CMP_EQ"}]}
+	]}`)
+	x86, x64 := syscalls.X86, syscalls.X86_64
+	def := Decision{ActErrno, 1, RuleDefault}
+	for _, tc := range []struct {
+		arch syscalls.Arch
+		name string
+		args [6]uint64
+		want Decision
+	}{
+		// socket's family rule: the pointer's low nibble is the "type".
+		{x86, "socketcall", [6]uint64{1, 0xffd01231}, Decision{ActAllow, 0, 0}},
+		{x86, "socketcall", [6]uint64{1, 0xffd01230}, def},
+		{x86, "socketcall", [6]uint64{8, 0xffd01230}, Decision{ActAllow, 0, 1}}, // socketpair: any family
+		{x86, "socketcall", [6]uint64{5, 0}, Decision{ActAllow, 0, 2}},          // accept has no direct i386 syscall
+		{x86, "socketcall", [6]uint64{3, 0}, def},
+		// bind names argument 0 twice: runc splits the rule, and each
+		// part's argument 0 becomes SYS_BIND.
+		{x86, "socketcall", [6]uint64{2, 0}, Decision{ActAllow, 0, 4}},
+		{x86, "ipc", [6]uint64{2, 0, 0}, Decision{ActLog, 0, 3}}, // semget is call 2
+		{x86, "ipc", [6]uint64{2, 0, 7}, def},
+		{x86, "ipc", [6]uint64{1, 0, 0}, def},
+		// The direct syscalls keep the rules as written.
+		{x86, "socket", [6]uint64{2, 0x80001}, Decision{ActAllow, 0, 0}},
+		{x86, "socket", [6]uint64{10, 1}, def},
+		{x86, "socketpair", [6]uint64{2}, def},
+		{x86, "bind", [6]uint64{3}, Decision{ActAllow, 0, 4}},
+		{x86, "bind", [6]uint64{2}, def},
+		{x64, "socket", [6]uint64{10, 1}, def},
+		// x32 has no socketcall copies.
+		{syscalls.X32, "socketcall", [6]uint64{1, 1}, def},
+	} {
+		got, err := p.Evaluate(Query{Arch: tc.arch, Name: tc.name, Args: tc.args})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("%s %s%#x: got %+v, want %+v", tc.arch, tc.name, tc.args[:3], got, tc.want)
+		}
+	}
+	ds, err := p.Outcomes(x86, "socketcall", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Decision{{ActAllow, 0, 0}, {ActAllow, 0, 1}, {ActAllow, 0, 2}, {ActAllow, 0, 4}, def}
+	if !reflect.DeepEqual(ds, want) {
+		t.Errorf("Outcomes(socketcall): got %+v, want %+v", ds, want)
+	}
+
+	// A rule without conditions for socketcall replaces the copies,
+	// wherever it is (db_rule_add).
+	for _, order := range []string{
+		`{"names": ["socketcall"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}, {"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}]}`,
+		`{"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}]}, {"names": ["socketcall"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}`,
+	} {
+		p := parseForEval(t, `{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"], "syscalls": [`+order+`]}`)
+		ds, err := p.Outcomes(x86, "socketcall", nil)
+		if err != nil || len(ds) != 1 || ds[0].Action != ActErrno || ds[0].ErrnoRet != 13 {
+			t.Errorf("%s: got %+v, %v; want ERRNO(13) only", order, ds, err)
+		}
+		if d, err := p.Evaluate(Query{Arch: x86, Name: "socket", Args: [6]uint64{2}}); err != nil || d.Action != ActAllow {
+			t.Errorf("%s: direct socket: got %+v, %v; want allowed", order, d, err)
+		}
+	}
+}

@@ -27,6 +27,7 @@ const (
 	CodeUnreachable = "unreachable-rule"  // a rule entry that never decides its syscall
 	CodeRedundant   = "redundant-rule"    // a rule whose action is the defaultAction: runc skips it
 	CodeNoArch      = "never-applies"     // a rule whose includes/excludes drop it on every architecture
+	CodeSocketcall  = "socketcall-args"   // socket is restricted by arguments, and i386 socketcall lets it through unchecked
 )
 
 // Finding is one problem in a profile. Line and Col are known for parse
@@ -91,9 +92,11 @@ func allows(d Decision) bool { return d.Action == ActAllow || d.Action == ActLog
 
 // Lint finds what is questionable in a profile that parses: a default
 // that allows everything, dangerous syscalls allowed, names listed twice,
-// rules that can never decide (with the evaluator's semantics) and rules
-// that runc drops. Findings are warnings: about the default first, then
-// in the order of the profile, then the dangerous syscalls by name.
+// rules that can never decide (with the evaluator's semantics), rules
+// that runc drops, and socket argument rules that i386 socketcall gets
+// around. Findings are warnings: about the default first, then in the
+// order of the profile, then socketcall's, then the dangerous syscalls by
+// name.
 //
 // Capabilities change what moby-style profiles allow: syscalls are judged
 // for a container with DefaultCaps, and for one with every capability
@@ -180,7 +183,73 @@ func Lint(p *Profile) []Finding {
 			}
 		}
 	}
+	if slices.Contains(arches, syscalls.X86) {
+		out = append(out, socketcallFindings(p)...)
+	}
 	return append(out, dangerous...)
+}
+
+// socketcallFindings reports socket and socketpair restricted by their
+// arguments on i386 while socketcall, which passes the same arguments in
+// memory where no filter reads them, lets them through: allowed by name,
+// by the default, or by the copies of the socket rules that libseccomp
+// makes for it (see x86SocketCalls), whose conditions then compare
+// socketcall's pointer.
+func socketcallFindings(p *Profile) []Finding {
+	var out []Finding
+	for _, n := range []string{"socket", "socketpair"} {
+		ds, err := p.Outcomes(syscalls.X86, n, DefaultCaps)
+		if err != nil {
+			continue
+		}
+		allowed := 0
+		for _, d := range ds {
+			if allows(d) {
+				allowed++
+			}
+		}
+		if allowed == 0 || allowed == len(ds) {
+			continue // not restricted by its arguments
+		}
+		call := x86SocketCalls[n]
+		rules, def, err := p.compile(syscalls.X86, socketcall, DefaultCaps, "")
+		if err != nil || def.Rule == RuleBadArch || def.Rule == RuleENOSYS {
+			continue
+		}
+		// Candidates: the call number alone, and with the conditions of
+		// each rule that allows socketcall.
+		cands := [][]Arg{nil}
+		for _, r := range rules {
+			if allows(r.act) {
+				cands = append(cands, r.args)
+			}
+		}
+		for _, c := range cands {
+			x, ok := representative(append(slices.Clone(c), Arg{Index: 0, Value: call, Op: OpEqualTo}), syscalls.X86)
+			if !ok {
+				continue
+			}
+			d := decide(rules, def, syscalls.X86, x)
+			if !allows(d) {
+				continue
+			}
+			path := "defaultAction"
+			if d.Rule >= 0 {
+				s := &p.Syscalls[d.Rule]
+				names := s.AllNames()
+				j := slices.Index(names, socketcall)
+				if j < 0 {
+					j = slices.IndexFunc(names, func(m string) bool { c, mux := muxCall(syscalls.X86, m); return mux == socketcall && c == call })
+				}
+				path = namePath(s, d.Rule, max(j, 0))
+			}
+			out = append(out, Finding{Path: path, Severity: SeverityWarning, Code: CodeSocketcall, Msg: fmt.Sprintf(
+				"%s's argument rules do not bind i386 socketcall, which passes its arguments in memory: socketcall(%d, ...) is allowed (by %s), so a 32-bit process can call %s with any arguments; make socketcall fail on %s (sysrec generate does where it saw no socketcall), or leave %s out of architectures",
+				n, call, ruleName(p, d.Rule), n, syscalls.X86, syscalls.X86)})
+			break
+		}
+	}
+	return out
 }
 
 // lintArches are the architectures with a syscall table that the profile

@@ -79,6 +79,49 @@ func TestLint(t *testing.T) {
 			},
 		},
 		{
+			// libseccomp copies socket's rules to socketcall with
+			// argument 0 == SYS_SOCKET; the family test then reads
+			// socketcall's pointer.
+			name: "socket families on i386, socketcall through libseccomp's copies",
+			profile: `{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"], "syscalls": [
+				{"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+				{"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]},
+				{"names": ["socketpair"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]}]}`,
+			want: []string{
+				"socketcall-args syscalls[1].names[0]: socket's argument rules do not bind i386 socketcall, which passes its arguments in memory: socketcall(1, ...) is allowed (by syscalls[1])",
+				"socketcall-args syscalls[2].names[0]: socketpair's argument rules do not bind i386 socketcall",
+			},
+		},
+		{
+			name: "socket families on i386, socketcall allowed by name",
+			profile: `{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"], "syscalls": [
+				{"names": ["read", "socketcall"], "action": "SCMP_ACT_ALLOW"},
+				{"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]}]}`,
+			want: []string{"socketcall-args syscalls[0].names[1]: socket's argument rules do not bind i386 socketcall"},
+		},
+		{
+			name: "socket families on i386, socketcall refused",
+			profile: `{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"], "syscalls": [
+				{"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+				{"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]},
+				{"names": ["socketcall"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}`,
+		},
+		{
+			name: "socketcall refused with the default's errno: runc skips the rule",
+			profile: `{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"], "syscalls": [
+				{"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]},
+				{"names": ["socketcall"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}`,
+			want: []string{
+				"redundant-rule syscalls[1]: SCMP_ACT_ERRNO(1) is the defaultAction",
+				"socketcall-args syscalls[0].names[0]: socket's argument rules do not bind i386 socketcall",
+			},
+		},
+		{
+			name: "socket families without i386",
+			profile: `{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": [
+				{"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]}]}`,
+		},
+		{
 			name: "rule for no architecture of the profile",
 			profile: `{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"], "syscalls": [
 				{"names": ["read"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["arm64"]}},
@@ -142,6 +185,20 @@ func TestLintRuntimeDefaults(t *testing.T) {
 	})
 }
 
+// Docker's and containerd's defaults keep AF_ALG and AF_VSOCK from socket
+// but allow i386 socketcall, which creates them all the same.
+func TestLintRuntimeDefaultsSocketcall(t *testing.T) {
+	for _, rt := range []string{"docker", "containerd"} {
+		found := false
+		for _, f := range Lint(runtimeDefault(t, rt)) {
+			found = found || f.Code == CodeSocketcall && strings.HasPrefix(f.Msg, "socket's argument rules")
+		}
+		if !found {
+			t.Errorf("%s: no %s finding", rt, CodeSocketcall)
+		}
+	}
+}
+
 func checkDefaultFindings(t *testing.T, fs []Finding) {
 	t.Helper()
 	codes := map[string]int{}
@@ -151,7 +208,7 @@ func checkDefaultFindings(t *testing.T, fs []Finding) {
 			t.Errorf("not a warning: %+v", f)
 		}
 		switch f.Code {
-		case CodeDangerous, CodeUnreachable, CodeDuplicate:
+		case CodeDangerous, CodeUnreachable, CodeDuplicate, CodeSocketcall:
 		default:
 			t.Errorf("unexpected finding in a default profile: %+v", f)
 		}
