@@ -14,10 +14,28 @@ type (
 	TaskSlot = sysrecTaskSlot
 	// CgroupEvent announces a new container cgroup.
 	CgroupEvent = sysrecCgroupEvent
+	// OriginEvent is the first call of a syscall in a target.
+	OriginEvent = sysrecOriginEvent
+	// ExecEvent says which file a traced task has exec'd.
+	ExecEvent = sysrecExecEvent
+	// ExeID identifies an executable file: its inode number and its file
+	// system's device, in the kernel's encoding (major << 20 | minor).
+	ExeID = sysrecExeId
 	// DropStats counts kernel-side failures that are tied to no target.
 	DropStats = sysrecDropStats
 	// Maps are the loaded maps.
 	Maps = sysrecMaps
+)
+
+// EventKind is the first field of every event in the events ring buffer;
+// the values are those of enum event_kind in C.
+type EventKind uint32
+
+// Kinds of events.
+const (
+	EventCgroup EventKind = 1 // CgroupEvent
+	EventOrigin EventKind = 2 // OriginEvent
+	EventExec   EventKind = 3 // ExecEvent
 )
 
 // ABI indexes Target.Syscalls; the values are those of enum abi in C.

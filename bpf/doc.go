@@ -5,4 +5,4 @@
 // building sysrec needs no clang. `make generate` rebuilds them.
 package bpf
 
-//go:generate go tool bpf2go -target amd64,arm64 -cc clang-14 -strip llvm-strip-14 -cflags "-mcpu=v3 -Wall -Werror" -type target -type target_args -type task_state -type task_slot -type cgroup_event -type drop_stats sysrec sysrec.bpf.c
+//go:generate go tool bpf2go -target amd64,arm64 -cc clang-14 -strip llvm-strip-14 -cflags "-mcpu=v3 -Wall -Werror" -type target -type target_args -type task_state -type task_slot -type cgroup_event -type origin_event -type exec_event -type exe_id -type drop_stats sysrec sysrec.bpf.c

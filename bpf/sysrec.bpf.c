@@ -29,6 +29,16 @@
 // every task that does, a removed cgroup takes no new task, and a task
 // that looked the tag up before it was deleted has joined by then.
 //
+// Provenance: the task that sets a syscall's bit in a target's bitmap
+// first (the atomic or that sets it returns the old word) sends an
+// origin_event through the `events` ring buffer, and a traced task's exec
+// sends an exec_event naming the file, so user space can say which
+// process and executable made each syscall first. A task's own entry
+// (below) holds bits of its own: the first time a task sets one there, it
+// sets the target's bit too, the same way. Only those first settings pay
+// for it; a syscall whose bit is set runs the same instructions as
+// without provenance.
+//
 // sys_enter runs on every syscall of every task on the machine. Its
 // untraced path touches nothing beyond the task_struct, which the syscall
 // entry has just touched: a task without any local storage has a NULL
@@ -42,8 +52,10 @@
 // that address, the tag and the task's own bitmap of native syscalls below
 // 512. A task claims its entry at its first syscall. The traced
 // path then touches one cache line beyond the task_struct, and needs no
-// atomic operation, since only the task itself writes its entry. At exit,
-// the entry is merged into the target's bitmap. A task whose entry is taken
+// atomic operation, since only the task itself writes its entry. The
+// first time a task sets a bit there, it sets it in the target's bitmap
+// too (slot_first, for provenance); at exit, the entry is merged into the
+// target's bitmap again, and freed. A task whose entry is taken
 // by another thread id, and syscalls that do not fit the entry, take the
 // general path: the tag from the task's storage, the bit in the target.
 //
@@ -157,6 +169,9 @@ struct target {
 	struct target_args args[ARG_ABIS];
 	// Captures whose value did not fit (see target_args.overflow).
 	__u64 args_overflow;
+	// Provenance events of the target (origin_event, exec_event) that
+	// did not fit in `events`.
+	__u64 events_lost;
 };
 
 // Per-task state. The tag comes first: sys_enter reads it at offset 0.
@@ -182,7 +197,7 @@ struct task_slot {
 struct drop_stats {
 	__u64 target_missing; // a tag pointed at a slot that doesn't exist
 	__u64 cgroups_full; // container mode: no target id or cgroup_tags entry left
-	__u64 events_lost; // container mode: cgroup_events was full
+	__u64 events_lost; // container mode: a cgroup_event did not fit in `events`
 };
 
 struct {
@@ -217,6 +232,11 @@ const volatile __u32 slot_mask = 16383;
 // syscall outside the set pays stays on the cache lines it touches anyway.
 const volatile __u64 arg_syscalls[ARG_ABIS][ARG_SYSCALLS / 64] = {};
 const volatile __u8 arg_kind[ARG_ABIS][ARG_SYSCALLS] = {};
+// A bit per kind (1 << KIND_*) that arg_kind uses, set by user space. The
+// verifier knows its value, so it leaves out, and never walks, the
+// capture code of the kinds that are not captured, and all of it when
+// none is: loading costs what the chosen groups need.
+const volatile __u32 arg_kinds = 0;
 
 // Thread id of a user-space launcher → the target its next child starts.
 struct {
@@ -270,23 +290,69 @@ struct {
 	__type(value, __u32);
 } free_cgroup_targets SEC(".maps");
 
-// A new container cgroup, sent to user space once, when its target is
-// created: the name lets user space attribute a container whose cgroup is
-// gone by the time it looks.
+// Events to user space, all in one ring buffer, so that user space reads
+// them in the order they were made. Each starts with its kind and the tag
+// of its target (without TAG_PENDING). None is sent per syscall:
+//   - cgroup_event: a new container cgroup, once, when its target is
+//     created: the name lets user space attribute a container whose cgroup
+//     is gone by the time it looks.
+//   - origin_event: the first call of a syscall in a target, sent by the
+//     task that set the syscall's bit in the target's bitmap (first_call).
+//   - exec_event: a traced task exec'd a file, sent before the task's first
+//     syscall in it: user space names the executable of origins with it.
+enum event_kind {
+	EVENT_CGROUP = 1,
+	EVENT_ORIGIN = 2,
+	EVENT_EXEC = 3,
+};
+
 struct cgroup_event {
-	__u64 cgroup;
+	__u32 kind;
 	__u32 tag;
-	__u32 pad;
+	__u64 cgroup;
 	char name[128]; // the cgroup directory's name
+};
+
+// An executable: its inode number and its file system's device (the
+// kernel's dev_t encoding, major << 20 | minor), 0 and 0 when unknown.
+struct exe_id {
+	__u64 ino;
+	__u32 dev;
+	__u32 pad;
+};
+
+struct origin_event {
+	__u32 kind;
+	__u32 tag;
+	__u64 time; // bpf_ktime_get_boot_ns
+	struct exe_id exe; // the executable the task ran
+	__u32 tgid;
+	__u32 tid;
+	__u16 nr; // with X32_SYSCALL_BIT cleared
+	__u8 abi;
+	__u8 pad[5];
+	char comm[16];
+};
+
+#define EXEC_PATH_LEN 256
+struct exec_event {
+	__u32 kind;
+	__u32 tag;
+	struct exe_id exe;
+	__u32 tgid;
+	__u32 pad;
+	char path[EXEC_PATH_LEN]; // bprm->interp, truncated
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
-} cgroup_events SEC(".maps");
+	__uint(max_entries, 512 * 1024);
+} events SEC(".maps");
 
-// Puts struct cgroup_event into BTF, for bpf2go's Go type.
+// Put the event structs into BTF, for bpf2go's Go types.
 const struct cgroup_event *unused_cgroup_event __attribute__((unused));
+const struct origin_event *unused_origin_event __attribute__((unused));
+const struct exec_event *unused_exec_event __attribute__((unused));
 
 // The next never-used target id for a cgroup: user space sets it to the
 // first id it leaves to the kernel side, and never hands out ids from there
@@ -326,7 +392,73 @@ static __always_inline enum abi current_abi(struct task_struct *task, long nr)
 	return ABI_NATIVE;
 }
 
-static __always_inline void record(struct target *t, enum abi abi, long id)
+// Provenance. A syscall's origin is captured where its bit in a
+// target's bitmap goes from 0 to 1: the atomic or that sets it returns the
+// old word, so exactly one task, the first, sends an origin_event. This
+// happens once per syscall and target, and only on the paths that already
+// write the bit; a syscall whose bit is set costs what it did before.
+
+// exe_of reads the identity of the file that f refers to.
+static __always_inline void exe_of(struct exe_id *id, struct file *f)
+{
+	struct inode *ino = BPF_CORE_READ(f, f_inode);
+	id->ino = BPF_CORE_READ(ino, i_ino);
+	id->dev = BPF_CORE_READ(ino, i_sb, s_dev);
+	id->pad = 0;
+}
+
+// first_call sends the origin of syscall nr of abi in target tag, which
+// the current task has just set in the target's bitmap. A function of its
+// own, so that the paths that call it carry only the call.
+static __noinline int first_call(__u32 tag, __u32 abi, __u32 nr)
+{
+	struct origin_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		struct target *t = get_target(tag);
+		if (t)
+			__sync_fetch_and_add(&t->events_lost, 1);
+		return 0;
+	}
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	e->kind = EVENT_ORIGIN;
+	e->tag = tag & ~TAG_PENDING;
+	e->time = bpf_ktime_get_boot_ns();
+	exe_of(&e->exe, BPF_CORE_READ(task, mm, exe_file));
+	e->tgid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->nr = nr & ~X32_SYSCALL_BIT;
+	e->abi = abi;
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+// exec_event tells user space which file task p, of target tag, has just
+// exec'd.
+static __always_inline void exec_event(__u32 tag, struct task_struct *p, struct linux_binprm *bprm)
+{
+	struct exec_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		struct target *t = get_target(tag);
+		if (t)
+			__sync_fetch_and_add(&t->events_lost, 1);
+		return;
+	}
+	e->kind = EVENT_EXEC;
+	e->tag = tag & ~TAG_PENDING;
+	exe_of(&e->exe, BPF_CORE_READ(bprm, file));
+	e->tgid = p->tgid;
+	e->pad = 0;
+	if (bpf_probe_read_kernel_str(e->path, sizeof(e->path), BPF_CORE_READ(bprm, interp)) < 0)
+		e->path[0] = 0;
+	bpf_ringbuf_submit(e, 0);
+}
+
+// set_syscall sets syscall id's bit of abi in t, and reports whether the
+// current task set it first.
+static __always_inline int set_syscall(struct target *t, enum abi abi, long id)
 {
 	__u64 nr = (__u64)id;
 
@@ -334,14 +466,20 @@ static __always_inline void record(struct target *t, enum abi abi, long id)
 		nr &= ~(__u64)X32_SYSCALL_BIT;
 	if (nr >= SYSCALL_BITS || abi >= ABI_COUNT) {
 		__sync_fetch_and_add(&t->out_of_range, 1);
-		return;
+		return 0;
 	}
 	__u64 bit = 1ULL << (nr & 63);
 	__u64 *word = &t->syscalls[abi][nr >> 6];
 	// Read first: once a syscall is known, the common case is a shared
 	// cache line read instead of an atomic write that bounces between CPUs.
-	if (!(*word & bit))
-		__sync_fetch_and_or(word, bit);
+	return !(*word & bit) && !(__sync_fetch_and_or(word, bit) & bit);
+}
+
+// record records syscall id of abi in t, the target of tag.
+static __always_inline void record(struct target *t, __u32 tag, enum abi abi, long id)
+{
+	if (set_syscall(t, abi, id))
+		first_call(tag, abi, id);
 }
 
 // note_filter counts a task of t that runs under a seccomp filter, once.
@@ -503,6 +641,8 @@ static __noinline int capture_args(struct target *t, __u32 abi, __u32 nr, struct
 	}
 	switch (kind) {
 	case KIND_SOCKET: {
+		if (!(arg_kinds & (1U << KIND_SOCKET)))
+			break;
 		__u64 domain = a0 & 0xffffffff;
 		if (domain >= 64) {
 			arg_overflow(t, a, KIND_SOCKET);
@@ -512,6 +652,8 @@ static __noinline int capture_args(struct target *t, __u32 abi, __u32 nr, struct
 		break;
 	}
 	case KIND_SOCKETPAIR: {
+		if (!(arg_kinds & (1U << KIND_SOCKETPAIR)))
+			break;
 		__u64 domain = a0 & 0xffffffff;
 		if (domain >= 64) {
 			arg_overflow(t, a, KIND_SOCKETPAIR);
@@ -521,9 +663,13 @@ static __noinline int capture_args(struct target *t, __u32 abi, __u32 nr, struct
 		break;
 	}
 	case KIND_CLONE:
+		if (!(arg_kinds & (1U << KIND_CLONE)))
+			break;
 		add_ns(a->clone_ns, a0 & ~CLONE_NEWTIME);
 		break;
 	case KIND_CLONE3: {
+		if (!(arg_kinds & (1U << KIND_CLONE3)))
+			break;
 		// The flags are the first field of struct clone_args. When they
 		// cannot be read, clone3 is marked, and allowed by name.
 		__u64 flags;
@@ -536,24 +682,38 @@ static __noinline int capture_args(struct target *t, __u32 abi, __u32 nr, struct
 		break;
 	}
 	case KIND_UNSHARE:
+		if (!(arg_kinds & (1U << KIND_UNSHARE)))
+			break;
 		add_ns(a->unshare_ns, a0);
 		break;
 	case KIND_SETNS:
+		if (!(arg_kinds & (1U << KIND_SETNS)))
+			break;
 		add_value(t, a, a->setns, SETNS_VALUES, KIND_SETNS, a1);
 		break;
 	case KIND_PERSONALITY:
+		if (!(arg_kinds & (1U << KIND_PERSONALITY)))
+			break;
 		add_value(t, a, a->personality, PERSONALITY_VALUES, KIND_PERSONALITY, a0);
 		break;
 	case KIND_PRCTL:
+		if (!(arg_kinds & (1U << KIND_PRCTL)))
+			break;
 		add_value(t, a, a->prctl, PRCTL_VALUES, KIND_PRCTL, a0);
 		break;
 	case KIND_IOCTL:
+		if (!(arg_kinds & (1U << KIND_IOCTL)))
+			break;
 		add_value(t, a, a->ioctl, IOCTL_VALUES, KIND_IOCTL, a1);
 		break;
 	case KIND_MMAP:
+		if (!(arg_kinds & (1U << KIND_MMAP)))
+			break;
 		set_bit32(&a->mmap_prot, 1U << ((a2 >> 1) & 3));
 		break;
 	case KIND_MPROTECT:
+		if (!(arg_kinds & (1U << KIND_MPROTECT)))
+			break;
 		set_bit32(&a->mprotect_prot, 1U << ((a2 >> 1) & 3));
 		break;
 	}
@@ -566,8 +726,46 @@ static __always_inline void capture(struct target *t, enum abi abi, long id, str
 {
 	if (abi >= ARG_ABIS || (__u64)id >= ARG_SYSCALLS)
 		return;
-	if (arg_syscalls[abi & 1][(id >> 6) & 7] & (1ULL << (id & 63)))
+	if (arg_kinds && (arg_syscalls[abi & 1][(id >> 6) & 7] & (1ULL << (id & 63))))
 		capture_args(t, abi, id, task);
+}
+
+// slot_first finishes sys_enter for native syscall nr below SLOT_BITS
+// that the current task, of target tag, has just set in its own entry for
+// the first time: if the target lacks it too, the task sets it there, and
+// sends its origin if it was first; then it captures the arguments, as the
+// fast path does. (Entries are merged into the target when their task
+// exits; this merges a syscall the moment a task first makes it.) Nothing
+// of sys_enter's is live across the call, so the fast path keeps its
+// registers.
+static __noinline int slot_first(__u32 tag, __u32 nr)
+{
+	struct target *t = get_target(tag);
+	if (!t)
+		return 0;
+	nr &= SLOT_BITS - 1;
+	__u64 bit = 1ULL << (nr & 63);
+	__u32 w = nr >> 6;
+	__u64 *word = &t->syscalls[ABI_NATIVE][w];
+	if (!(*word & bit) && !(__sync_fetch_and_or(word, bit) & bit))
+		first_call(tag, ABI_NATIVE, nr);
+	if (arg_kinds && (arg_syscalls[ABI_NATIVE][w] & bit))
+		capture_args(t, ABI_NATIVE, nr, bpf_get_current_task_btf());
+	return 0;
+}
+
+// general_first finishes on_syscall for syscall id of abi that the current
+// task, of target tag, has just set first in the target's bitmap: it
+// sends the origin, then does what on_syscall does after record(), so that
+// nothing of on_syscall's is live across the call.
+static __noinline int general_first(__u32 tag, __u32 abi, long id)
+{
+	first_call(tag, abi, id);
+	struct target *t = get_target(tag);
+	if (t)
+		capture(t, abi, id, bpf_get_current_task_btf());
+	claim_slot(bpf_get_current_task(), tag);
+	return 0;
 }
 
 // on_syscall handles a syscall of a task whose tag is not zero.
@@ -584,7 +782,8 @@ static __always_inline int on_syscall(struct task_struct *task, __u32 tag, long 
 	}
 	struct target *t = get_target(tag);
 	if (t) {
-		record(t, abi, id);
+		if (set_syscall(t, abi, id))
+			return general_first(tag, abi, id);
 		capture(t, abi, id, task);
 	}
 	claim_slot(bpf_get_current_task(), tag);
@@ -627,9 +826,11 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 		__u64 bit = 1ULL << (id & 63);
 		__u32 w = (id >> 6) & (SLOT_BITS / 64 - 1);
 		__u64 *word = &slot->syscalls[w];
-		if (!(*word & bit))
+		if (!(*word & bit)) {
 			*word |= bit;
-		if (arg_syscalls[ABI_NATIVE][w] & bit) {
+			return slot_first(slot->tag, id);
+		}
+		if (arg_kinds && (arg_syscalls[ABI_NATIVE][w] & bit)) {
 			// Values go straight to the target, not the task's entry.
 			struct target *t = get_target(slot->tag);
 			if (t)
@@ -752,15 +953,15 @@ static __always_inline __u32 cgroup_tag(struct task_struct *task, __u64 cg)
 			count_drop(&s->cgroups_full);
 		return 0;
 	}
-	struct cgroup_event *e = bpf_ringbuf_reserve(&cgroup_events, sizeof(*e), 0);
+	struct cgroup_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		if (s)
 			count_drop(&s->events_lost);
 		return tag;
 	}
-	e->cgroup = cg;
+	e->kind = EVENT_CGROUP;
 	e->tag = tag;
-	e->pad = 0;
+	e->cgroup = cg;
 	bpf_probe_read_kernel_str(e->name, sizeof(e->name), task->cgroups->dfl_cgrp->kn->name);
 	bpf_ringbuf_submit(e, 0);
 	return tag;
@@ -782,7 +983,7 @@ static __always_inline long syscall_nr(struct task_struct *task)
 
 // start_container starts recording a task that execs in a container: in
 // a cgroup below a container root, outside the host's mount namespace.
-static __always_inline int start_container(struct task_struct *p)
+static __always_inline int start_container(struct task_struct *p, struct linux_binprm *bprm)
 {
 	if (p->nsproxy->mnt_ns->ns.inum == host_mnt_ns)
 		return 0;
@@ -808,9 +1009,10 @@ static __always_inline int start_container(struct task_struct *p)
 		return 0;
 	__sync_fetch_and_add(&t->execs, 1);
 	count_task(t, p, ts);
+	exec_event(tag, p, bprm);
 	long nr = syscall_nr(p);
 	if (nr >= 0)
-		record(t, current_abi(p, nr), nr);
+		record(t, tag, current_abi(p, nr), nr);
 	return 0;
 }
 
@@ -820,13 +1022,14 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct li
 	struct task_state *ts = state_of(p);
 	if (!ts || !ts->tag) {
 		if (container_roots_n)
-			return start_container(p);
+			return start_container(p, bprm);
 		return 0;
 	}
 	struct target *t = get_target(ts->tag);
 	if (!t)
 		return 0;
 	__sync_fetch_and_add(&t->execs, 1);
+	exec_event(ts->tag, p, bprm);
 	if (!(ts->tag & TAG_PENDING))
 		return 0;
 
@@ -834,7 +1037,7 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct li
 	ts->tag &= ~TAG_PENDING;
 	count_task(t, p, ts);
 	if (ts->last_nr >= 0)
-		record(t, ts->last_abi, ts->last_nr);
+		record(t, ts->tag, ts->last_abi, ts->last_nr);
 	return 0;
 }
 
@@ -972,7 +1175,7 @@ static __always_inline int capture_filtered(struct task_struct *task)
 	if (!t)
 		return 0;
 	enum abi abi = current_abi(task, nr);
-	record(t, abi, nr);
+	record(t, ts->tag, abi, nr);
 	// Denied syscalls' values too: a recording under a filter has them.
 	capture(t, abi, nr, task);
 	note_filter(t, task, ts);

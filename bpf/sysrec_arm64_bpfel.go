@@ -15,9 +15,9 @@ import (
 
 type sysrecCgroupEvent struct {
 	_      structs.HostLayout
-	Cgroup uint64
+	Kind   uint32
 	Tag    uint32
-	Pad    uint32
+	Cgroup uint64
 	Name   [128]int8
 }
 
@@ -26,6 +26,37 @@ type sysrecDropStats struct {
 	TargetMissing uint64
 	CgroupsFull   uint64
 	EventsLost    uint64
+}
+
+type sysrecExeId struct {
+	_   structs.HostLayout
+	Ino uint64
+	Dev uint32
+	Pad uint32
+}
+
+type sysrecExecEvent struct {
+	_    structs.HostLayout
+	Kind uint32
+	Tag  uint32
+	Exe  sysrecExeId
+	Tgid uint32
+	Pad  uint32
+	Path [256]int8
+}
+
+type sysrecOriginEvent struct {
+	_    structs.HostLayout
+	Kind uint32
+	Tag  uint32
+	Time uint64
+	Exe  sysrecExeId
+	Tgid uint32
+	Tid  uint32
+	Nr   uint16
+	Abi  uint8
+	Pad  [5]uint8
+	Comm [16]int8
 }
 
 type sysrecTarget struct {
@@ -42,6 +73,7 @@ type sysrecTarget struct {
 	Removed       uint64
 	Args          [2]sysrecTargetArgs
 	ArgsOverflow  uint64
+	EventsLost    uint64
 }
 
 type sysrecTargetArgs struct {
@@ -80,9 +112,9 @@ type sysrecTaskState struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	sysrecMapCgroupEvents      = "cgroup_events"
 	sysrecMapCgroupTags        = "cgroup_tags"
 	sysrecMapContainerRoots    = "container_roots"
+	sysrecMapEvents            = "events"
 	sysrecMapFreeCgroupTargets = "free_cgroup_targets"
 	sysrecMapLaunchers         = "launchers"
 	sysrecMapStats             = "stats"
@@ -99,6 +131,7 @@ const (
 	sysrecProgSysEnterPortable = "sys_enter_portable"
 	sysrecProgSysExitFiltered  = "sys_exit_filtered"
 	sysrecVarArgKind           = "arg_kind"
+	sysrecVarArgKinds          = "arg_kinds"
 	sysrecVarArgSyscalls       = "arg_syscalls"
 	sysrecVarContainerRootIds  = "container_root_ids"
 	sysrecVarContainerRootsN   = "container_roots_n"
@@ -107,6 +140,8 @@ const (
 	sysrecVarNextCgroupTarget  = "next_cgroup_target"
 	sysrecVarSlotMask          = "slot_mask"
 	sysrecVarUnusedCgroupEvent = "unused_cgroup_event"
+	sysrecVarUnusedExecEvent   = "unused_exec_event"
+	sysrecVarUnusedOriginEvent = "unused_origin_event"
 )
 
 // loadSysrec returns the embedded CollectionSpec for sysrec.
@@ -166,9 +201,9 @@ type sysrecProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sysrecMapSpecs struct {
-	CgroupEvents      *ebpf.MapSpec `ebpf:"cgroup_events"`
 	CgroupTags        *ebpf.MapSpec `ebpf:"cgroup_tags"`
 	ContainerRoots    *ebpf.MapSpec `ebpf:"container_roots"`
+	Events            *ebpf.MapSpec `ebpf:"events"`
 	FreeCgroupTargets *ebpf.MapSpec `ebpf:"free_cgroup_targets"`
 	Launchers         *ebpf.MapSpec `ebpf:"launchers"`
 	Stats             *ebpf.MapSpec `ebpf:"stats"`
@@ -182,6 +217,7 @@ type sysrecMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type sysrecVariableSpecs struct {
 	ArgKind           *ebpf.VariableSpec `ebpf:"arg_kind"`
+	ArgKinds          *ebpf.VariableSpec `ebpf:"arg_kinds"`
 	ArgSyscalls       *ebpf.VariableSpec `ebpf:"arg_syscalls"`
 	ContainerRootIds  *ebpf.VariableSpec `ebpf:"container_root_ids"`
 	ContainerRootsN   *ebpf.VariableSpec `ebpf:"container_roots_n"`
@@ -190,6 +226,8 @@ type sysrecVariableSpecs struct {
 	NextCgroupTarget  *ebpf.VariableSpec `ebpf:"next_cgroup_target"`
 	SlotMask          *ebpf.VariableSpec `ebpf:"slot_mask"`
 	UnusedCgroupEvent *ebpf.VariableSpec `ebpf:"unused_cgroup_event"`
+	UnusedExecEvent   *ebpf.VariableSpec `ebpf:"unused_exec_event"`
+	UnusedOriginEvent *ebpf.VariableSpec `ebpf:"unused_origin_event"`
 }
 
 // sysrecObjects contains all objects after they have been loaded into the kernel.
@@ -212,9 +250,9 @@ func (o *sysrecObjects) Close() error {
 //
 // It can be passed to loadSysrecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sysrecMaps struct {
-	CgroupEvents      *ebpf.Map `ebpf:"cgroup_events"`
 	CgroupTags        *ebpf.Map `ebpf:"cgroup_tags"`
 	ContainerRoots    *ebpf.Map `ebpf:"container_roots"`
+	Events            *ebpf.Map `ebpf:"events"`
 	FreeCgroupTargets *ebpf.Map `ebpf:"free_cgroup_targets"`
 	Launchers         *ebpf.Map `ebpf:"launchers"`
 	Stats             *ebpf.Map `ebpf:"stats"`
@@ -225,9 +263,9 @@ type sysrecMaps struct {
 
 func (m *sysrecMaps) Close() error {
 	return _SysrecClose(
-		m.CgroupEvents,
 		m.CgroupTags,
 		m.ContainerRoots,
+		m.Events,
 		m.FreeCgroupTargets,
 		m.Launchers,
 		m.Stats,
@@ -242,6 +280,7 @@ func (m *sysrecMaps) Close() error {
 // It can be passed to loadSysrecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sysrecVariables struct {
 	ArgKind           *ebpf.Variable `ebpf:"arg_kind"`
+	ArgKinds          *ebpf.Variable `ebpf:"arg_kinds"`
 	ArgSyscalls       *ebpf.Variable `ebpf:"arg_syscalls"`
 	ContainerRootIds  *ebpf.Variable `ebpf:"container_root_ids"`
 	ContainerRootsN   *ebpf.Variable `ebpf:"container_roots_n"`
@@ -250,6 +289,8 @@ type sysrecVariables struct {
 	NextCgroupTarget  *ebpf.Variable `ebpf:"next_cgroup_target"`
 	SlotMask          *ebpf.Variable `ebpf:"slot_mask"`
 	UnusedCgroupEvent *ebpf.Variable `ebpf:"unused_cgroup_event"`
+	UnusedExecEvent   *ebpf.Variable `ebpf:"unused_exec_event"`
+	UnusedOriginEvent *ebpf.Variable `ebpf:"unused_origin_event"`
 }
 
 // sysrecPrograms contains all programs after they have been loaded into the kernel.

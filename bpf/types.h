@@ -105,6 +105,33 @@ struct seccomp {
 	int mode;
 } __attribute__((preserve_access_index));
 
+// The executable a task runs (mm->exe_file), and the one an execve loads
+// (bprm->file): its inode identifies it.
+struct super_block {
+	__u32 s_dev; // dev_t
+} __attribute__((preserve_access_index));
+
+struct inode {
+	unsigned long i_ino;
+	struct super_block *i_sb;
+} __attribute__((preserve_access_index));
+
+struct file {
+	struct inode *f_inode;
+} __attribute__((preserve_access_index));
+
+struct mm_struct {
+	struct file *exe_file;
+} __attribute__((preserve_access_index));
+
+// include/linux/binfmts.h. interp is the path of the file that runs: the
+// name execve was given, or a script's interpreter.
+struct linux_binprm {
+	struct file *file;
+	const char *filename;
+	const char *interp;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	struct thread_info thread_info;
 	unsigned int flags;
@@ -114,6 +141,7 @@ struct task_struct {
 	struct bpf_local_storage *bpf_storage;
 	pid_t pid;
 	pid_t tgid;
+	struct mm_struct *mm;
 } __attribute__((preserve_access_index));
 
 // The registers a syscall was made with. x86_64 passes the first
@@ -136,7 +164,6 @@ struct pt_regs {
 	__s32 syscallno;
 #endif
 } __attribute__((preserve_access_index));
-struct linux_binprm;
 
 // The context of a task iterator (kernel/bpf/task_iter.c).
 struct bpf_iter_meta {

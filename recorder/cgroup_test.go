@@ -99,6 +99,13 @@ func TestContainerRecording(t *testing.T) {
 				if !slices.Contains(names, want) {
 					t.Errorf("missing %s: %v", want, names)
 				}
+				if o, ok := rec.Origins[nativeArch(t)][want]; !ok || o.PID <= 0 || o.Exe == "" {
+					t.Errorf("%s: got origin %+v, want one with a pid and an executable", want, o)
+				}
+			}
+			// The entrypoint's execve, named by its path in the container.
+			if o := rec.Origins[nativeArch(t)]["execve"]; o.Exe != "/bin/sh" || o.PID != info.PID {
+				t.Errorf("execve: got origin %+v, want /bin/sh, pid %d", o, info.PID)
 			}
 			// runc and crun pivot the root and mount file systems before
 			// they exec the entrypoint.

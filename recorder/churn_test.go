@@ -87,6 +87,17 @@ func TestContainerChurn(t *testing.T) {
 			t.Errorf("cgroup %d: got name %q, %v, %d tasks, %d execs, %d live, %d adopted, lost %+v; want %q, execve and exit_group, 1 task, 1 exec, nothing live, adopted or lost",
 				cg, rec.Cgroup, n, rec.Tasks, rec.Execs, rec.Live, rec.Adopted, rec.Lost, name)
 		}
+		// Each container's origins are its own: a reused target starts
+		// without its last container's.
+		origins := rec.Origins[nativeArch(t)]
+		for _, s := range n {
+			if o, ok := origins[s]; !ok || o.Exe != "/bin/true" {
+				t.Errorf("cgroup %d: %s: got origin %+v, %v; want one of /bin/true", cg, s, o, ok)
+			}
+		}
+		if len(origins) != len(n) || rec.EventsLost != 0 {
+			t.Errorf("cgroup %d: %d origins for %d syscalls, %d events lost", cg, len(origins), len(n), rec.EventsLost)
+		}
 		if t.Failed() {
 			t.FailNow()
 		}
@@ -110,6 +121,9 @@ func TestContainerChurn(t *testing.T) {
 	r.mu.Unlock()
 	if left != 0 {
 		t.Errorf("cgroup names kept after popping all: got %d, want 0", left)
+	}
+	if n, exes, o := r.provenanceSize(); n != 0 || exes != 0 || o != 0 {
+		t.Errorf("provenance kept after popping all: %d targets, %d executables, %d origins; want none", n, exes, o)
 	}
 }
 

@@ -16,6 +16,14 @@
 // ones such as ioctl requests. A syscall outside the captured set pays one
 // bit test in the kernel. Recording.Args decodes them.
 //
+// Provenance (Recording.Origins) is the exception to user space only
+// reading: the task that sets a syscall's bit in its target's bitmap first
+// sends an event naming itself, and a traced task's exec sends one naming
+// the file, through a ring buffer. That happens once per syscall and
+// target, never per syscall, so a syscall whose bit is set costs what it
+// did before; an event that does not fit is counted
+// (Recording.EventsLost), and only costs the origin, never the syscall.
+//
 // A command is recorded from its own execve on: StartCommand registers the
 // calling OS thread as a launcher, so the kernel marks only the child that
 // this thread forks, and activates it when that child execs.
@@ -31,7 +39,6 @@
 package recorder
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -117,8 +124,13 @@ type Recorder struct {
 	mu    sync.Mutex
 	free  []uint32          // target ids not in use
 	names map[uint64]string // container mode: cgroup id → cgroup name
+	// prov holds each target's provenance (origins.go), by target id.
+	prov map[uint32]*targetOrigins
+	// commandTargets is the first target id that the kernel side hands to
+	// a container cgroup: ids below are StartCommand's.
+	commandTargets uint32
 
-	events     *ringbuf.Reader // container mode: new container cgroups
+	events     *ringbuf.Reader // the kernel side's events: cgroups, origins, execs
 	eventsDone chan struct{}
 	flushed    chan struct{} // the event reader has read all that a Flush found
 	drainMu    sync.Mutex    // one drain at a time, so each Flush gets its signal
@@ -265,6 +277,15 @@ func New(opts Options) (*Recorder, error) {
 	if err := spec.Variables["arg_kind"].Set(argKind); err != nil {
 		return nil, fmt.Errorf("configuring eBPF objects: arg_kind: %w", err)
 	}
+	var kinds uint32
+	for _, m := range h.argKinds {
+		for _, k := range m {
+			kinds |= 1 << uint(k)
+		}
+	}
+	if err := spec.Variables["arg_kinds"].Set(kinds); err != nil {
+		return nil, fmt.Errorf("configuring eBPF objects: arg_kinds: %w", err)
+	}
 	for name, v := range map[string]uint32{
 		"host_mnt_ns":        hostMntNS,
 		"slot_mask":          slots - 1,
@@ -277,7 +298,8 @@ func New(opts Options) (*Recorder, error) {
 		}
 	}
 
-	r := &Recorder{log: log, host: h, cgroupFS: -1}
+	r := &Recorder{log: log, host: h, cgroupFS: -1, commandTargets: commandTargets,
+		names: map[uint64]string{}, prov: map[uint32]*targetOrigins{}}
 	if err := r.objs.load(spec, kernel, len(opts.ContainerRoots) > 0, opts.portable, log); err != nil {
 		return nil, err
 	}
@@ -286,11 +308,11 @@ func New(opts Options) (*Recorder, error) {
 		r.Close()
 		return nil, err
 	}
+	if err := r.readEvents(); err != nil {
+		r.Close()
+		return nil, err
+	}
 	if len(opts.ContainerRoots) > 0 {
-		if err := r.readCgroupEvents(); err != nil {
-			r.Close()
-			return nil, err
-		}
 		root := opts.ContainerRoots[0]
 		r.cgroupFS, err = unix.Open(root, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -378,6 +400,7 @@ func (r *Recorder) loadCapture(spec *ebpf.CollectionSpec, kernel kernelBTF, name
 		"task_states": r.objs.TaskStates,
 		"targets":     r.objs.Targets,
 		"stats":       r.objs.Stats,
+		"events":      r.objs.Events,
 	}
 	if err := one.LoadAndAssign(&objs, opts); err != nil {
 		return fmt.Errorf("loading eBPF program %s, which captures what seccomp filters deny: %w", name, privilegeHint(err))
@@ -468,15 +491,15 @@ func (r *Recorder) setContainerRoots(roots []string) error {
 	return nil
 }
 
-// readCgroupEvents collects the names of new container cgroups as the
-// kernel side announces them, so a container is named even when its cgroup
-// is gone by the time user space looks.
-func (r *Recorder) readCgroupEvents() error {
-	rd, err := ringbuf.NewReader(r.objs.CgroupEvents)
+// readEvents reads the kernel side's events as they come: the names of
+// new container cgroups, so a container is named even when its cgroup is
+// gone by the time user space looks, and the provenance of each target's
+// syscalls (origins.go).
+func (r *Recorder) readEvents() error {
+	rd, err := ringbuf.NewReader(r.objs.Events)
 	if err != nil {
-		return fmt.Errorf("reading container cgroup events: %w", err)
+		return fmt.Errorf("reading the kernel side's events: %w", err)
 	}
-	r.names = map[uint64]string{}
 	r.events, r.eventsDone, r.flushed = rd, make(chan struct{}), make(chan struct{}, 1)
 	go func() {
 		defer close(r.eventsDone)
@@ -488,35 +511,23 @@ func (r *Recorder) readCgroupEvents() error {
 			}
 			if err != nil {
 				if !errors.Is(err, ringbuf.ErrClosed) {
-					r.log.Warn("reading container cgroup events", "err", err)
+					r.log.Warn("reading the kernel side's events", "err", err)
 				}
 				return
 			}
-			var e bpf.CgroupEvent
-			if err := binary.Read(bytes.NewReader(rec.RawSample), binary.NativeEndian, &e); err != nil {
-				r.log.Warn("decoding a container cgroup event", "err", err)
-				continue
-			}
-			name := make([]byte, 0, len(e.Name))
-			for _, c := range e.Name {
-				if c == 0 {
-					break
-				}
-				name = append(name, byte(c))
-			}
-			r.mu.Lock()
-			r.names[e.Cgroup] = string(name)
-			r.mu.Unlock()
+			r.handleEvent(rec.RawSample)
 		}
 	}()
 	return nil
 }
 
-// drain waits until the event reader has read every announcement that the
+// drain waits until the event reader has read every event that the
 // kernel side has made so far. A snapshot of cgroup_tags drains after it
 // reads the map: a cgroup's announcement is made before any of its tasks
 // can exit, so every cgroup in the snapshot that is finished has its name
-// by then, and a live one gets it at the latest in a later snapshot.
+// by then, and a live one gets it at the latest in a later snapshot. The
+// same holds for origins: a task sends one after it sets the bit, and
+// before it can exit.
 func (r *Recorder) drain() error {
 	if r.events == nil {
 		return nil
@@ -524,13 +535,13 @@ func (r *Recorder) drain() error {
 	r.drainMu.Lock()
 	defer r.drainMu.Unlock()
 	if err := r.events.Flush(); err != nil {
-		return fmt.Errorf("draining container cgroup events: %w", err)
+		return fmt.Errorf("draining the kernel side's events: %w", err)
 	}
 	select {
 	case <-r.flushed:
 		return nil
 	case <-r.eventsDone:
-		return errors.New("draining container cgroup events: the reader has stopped")
+		return errors.New("draining the kernel side's events: the reader has stopped")
 	}
 }
 
@@ -616,6 +627,9 @@ func (r *Recorder) Cgroups() (map[uint64]*Recording, error) {
 	if err := r.drain(); err != nil {
 		return nil, err
 	}
+	for cg, rec := range out {
+		rec.Origins = r.origins(tags[cg])
+	}
 	r.mu.Lock()
 	for cg, rec := range out {
 		rec.Cgroup = r.names[cg]
@@ -683,6 +697,10 @@ func (r *Recorder) PopFinished() (map[uint64]*Recording, error) {
 	if err := r.waitForPrograms(); err != nil {
 		return nil, err
 	}
+	// The origins that the programs which ran until now sent.
+	if err := r.drain(); err != nil {
+		return nil, err
+	}
 	out := make(map[uint64]*Recording, len(finished))
 	for _, cg := range finished {
 		id := tags[cg]
@@ -695,6 +713,10 @@ func (r *Recorder) PopFinished() (map[uint64]*Recording, error) {
 		}
 		// Live is zero: every task's own entry is merged into s already.
 		rec := decode(&s, r.host)
+		// Its origins go first: once freed, the id may be a new
+		// container's, whose events start a state of their own.
+		rec.Origins = r.origins(id)
+		r.dropOrigins(id)
 		if err := r.freeCgroupTarget(cg, id); err != nil {
 			return out, err
 		}
@@ -1022,6 +1044,7 @@ func (r *Recorder) newTarget() (*Target, error) {
 		return nil, fmt.Errorf("clearing target slot %d: %w", id, err)
 	}
 	r.free = r.free[:len(r.free)-1]
+	r.openOrigins(id)
 	return &Target{r: r, id: id}, nil
 }
 
@@ -1068,11 +1091,21 @@ func (t *Target) Close() error {
 	t.released = true
 	live, err := t.Live()
 	if err != nil {
+		t.r.dropOrigins(t.id)
 		return err
 	}
 	if live > 0 {
+		// Its tasks' events are dropped from now on.
+		t.r.dropOrigins(t.id)
 		t.r.log.Warn("target released with tasks still running; its slot is retired", "target", t.id, "live", live)
 		return nil
+	}
+	// No task can send an event for it any more: once the reader has read
+	// those sent, the slot is free for a new target.
+	err = t.r.drain()
+	t.r.dropOrigins(t.id)
+	if err != nil {
+		return err
 	}
 	t.r.mu.Lock()
 	t.r.free = append(t.r.free, t.id)

@@ -450,6 +450,10 @@ func TestRecordUnderFilter(t *testing.T) {
 			names := nativeNames(t, rec)
 			if got != CaptureNone {
 				testenv.MatchStrace(t, names, want)
+				// The capture program sends the origin of what it records.
+				if o := rec.Origins[nativeArch(t)]["mkdirat"]; o.Exe != wl || o.PID <= 0 {
+					t.Errorf("mkdirat, which the filter denied: got origin %+v, want the workload's", o)
+				}
 			} else if slices.Contains(names, "mkdirat") || !slices.Contains(names, "getppid") {
 				t.Errorf("without capture: got %v, want getppid and not the denied mkdirat", names)
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sysrec/sysrec/bpf"
 	"github.com/sysrec/sysrec/profiles"
+	"github.com/sysrec/sysrec/profiles/provenance"
 	"github.com/sysrec/sysrec/syscalls"
 )
 
@@ -47,6 +48,17 @@ type Recording struct {
 	Filtered uint64 `json:"filtered,omitempty"`
 	// Lost counts data the kernel side could not record.
 	Lost Lost `json:"lost"`
+	// Origins holds, per ABI and syscall name, the first call of each
+	// recorded syscall: which process and executable made it, and when.
+	// A name is missing where the kernel side did not capture it: its
+	// event was lost (EventsLost), or, in a recording of running tasks,
+	// its task had not sent it yet.
+	Origins map[syscalls.Arch]map[string]provenance.Origin `json:"origins,omitempty"`
+	// EventsLost counts the target's provenance events that did not fit
+	// in the kernel side's ring buffer: origins that are missing, and
+	// executables that are unnamed unless their process still ran when
+	// its origin was read. The syscalls themselves are all recorded.
+	EventsLost uint64 `json:"eventsLost,omitempty"`
 }
 
 // Lost counts what the kernel side could not record for a target.
@@ -76,7 +88,13 @@ func (t *Target) Recording() (*Recording, error) {
 		}
 		live.mergeInto(&s, t.id)
 	}
-	return decode(&s, t.r.host), nil
+	// The origins of what s holds: each was sent after its bit was set.
+	if err := t.r.drain(); err != nil {
+		return nil, err
+	}
+	rec := decode(&s, t.r.host)
+	rec.Origins = t.r.origins(t.id)
+	return rec, nil
 }
 
 // liveEntries holds, by tag, the union of the running tasks' own entries.
@@ -200,6 +218,8 @@ func decode(s *bpf.Target, h host) *Recording {
 		Adopted:   s.Adopted,
 		Filtered:  s.FilteredTasks,
 		Lost:      Lost{Tasks: s.LostTasks, OutOfRange: s.OutOfRange},
+
+		EventsLost: s.EventsLost,
 
 		ArgOverflows: s.ArgsOverflow,
 	}
