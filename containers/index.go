@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/sysrec/sysrec/profiles"
+	"github.com/sysrec/sysrec/profiles/provenance"
 	"github.com/sysrec/sysrec/profiles/tree"
 	"github.com/sysrec/sysrec/recorder"
 )
@@ -121,6 +122,12 @@ func ReadTree(dir string) ([]Workload, int, error) {
 		p, err := profiles.ParseFile(filepath.Join(dir, e.Profile))
 		if err != nil {
 			return nil, 0, fmt.Errorf("continuing the profiles in %s: %w", dir, err)
+		}
+		if e.Inputs == 0 && e.Provenance == nil {
+			// An index from before sysrec kept provenance: the profile
+			// counts as one recording of each syscall it allows.
+			f := provenance.Recorded(e.Profile, profiles.Used(p), nil, nil)
+			e.Inputs, e.Provenance = f.Inputs, f.Syscalls
 		}
 		ws = append(ws, Workload{Entry: e, Profile: p})
 	}

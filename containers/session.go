@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path"
 	"slices"
 	"sort"
@@ -13,6 +14,7 @@ import (
 	"github.com/sysrec/sysrec/bpf"
 	"github.com/sysrec/sysrec/cri"
 	"github.com/sysrec/sysrec/profiles"
+	"github.com/sysrec/sysrec/profiles/provenance"
 	"github.com/sysrec/sysrec/profiles/tree"
 	"github.com/sysrec/sysrec/recorder"
 	"github.com/sysrec/sysrec/syscalls"
@@ -67,9 +69,9 @@ type Options struct {
 	Resolver Resolver
 	// Filter selects the containers whose profiles are made.
 	Filter Filter
-	// DefaultAction is the profiles' action for every syscall they do not
-	// allow.
-	DefaultAction profiles.Action
+	// Build says how profiles are made: Build.DefaultAction is their
+	// action for every syscall they do not allow.
+	Build profiles.BuildOptions
 	// Runtime is the runtime's name, as each Workload's entry says it.
 	Runtime string
 	// Logger logs what goes wrong while polling; nil for none.
@@ -181,7 +183,7 @@ type Snapshot struct {
 // Start starts recording the containers that rec tracks; ctx bounds the
 // Resolver's calls. Close stops it.
 func Start(ctx context.Context, rec Recorder, opts Options) (*Session, error) {
-	if _, err := profiles.Generate(nil, opts.DefaultAction); err != nil {
+	if _, err := profiles.Generate(nil, opts.Build.DefaultAction); err != nil {
 		return nil, fmt.Errorf("starting a container recording: %w", err)
 	}
 	if opts.Resolver == nil {
@@ -336,7 +338,7 @@ func (s *Session) add(groups map[workloadKey]*Workload, st *cgroupState, r *reco
 	// They are allowed by name: the runtime's calls are never captured.
 	names := profiles.WithSyscalls(r.Syscalls, profiles.OCIRuntimeSyscalls)
 	args := withoutNames(r.Args, profiles.OCIRuntimeSyscalls)
-	p, err := profiles.GenerateArgs(names, args, s.opts.DefaultAction)
+	p, completion, err := profiles.Build(names, args, s.opts.Build)
 	if err != nil {
 		return err
 	}
@@ -353,7 +355,7 @@ func (s *Session) add(groups map[workloadKey]*Workload, st *cgroupState, r *reco
 	} else {
 		// Each value of a captured argument is a rule of its own, so the
 		// union of the replicas' profiles unions their values.
-		if w.Profile, err = profiles.Merge([]*profiles.Profile{w.Profile, p}, s.opts.DefaultAction); err != nil {
+		if w.Profile, err = profiles.Merge([]*profiles.Profile{w.Profile, p}, s.opts.Build.DefaultAction); err != nil {
 			return fmt.Errorf("merging replicas of %s: %w", w.Entry.Profile, err)
 		}
 		w.Syscalls = unionNames(w.Syscalls, names)
@@ -379,8 +381,30 @@ func (s *Session) add(groups map[workloadKey]*Workload, st *cgroupState, r *reco
 	e.Partial = e.Partial || r.Adopted > 0
 	e.Filtered = e.Filtered || r.Filtered > 0
 	e.Syscalls = len(w.Profile.AllowedNames())
+	// Provenance is merged into a new map, never changed in place:
+	// Snapshot's copies of the finished workloads share it.
+	merged := provenance.Merge(e.Profile, e.ProvenanceFile(), provenance.Recorded(e.Profile, r.Syscalls, r.Origins, withRuntime(completion)))
+	e.Inputs, e.Provenance = merged.Inputs, merged.Syscalls
 	return nil
 }
+
+// withRuntime returns completion with the runtime's syscalls added.
+func withRuntime(completion map[string]string) map[string]string {
+	out := maps.Clone(runtimeCompletion())
+	maps.Copy(out, completion)
+	return out
+}
+
+// runtimeCompletion gives the syscalls that every container profile
+// allows for the runtime (profiles.OCIRuntimeSyscalls), with why, for
+// their provenance where a replica did not record them.
+var runtimeCompletion = sync.OnceValue(func() map[string]string {
+	m := make(map[string]string, len(profiles.OCIRuntimeSyscalls))
+	for _, n := range profiles.OCIRuntimeSyscalls {
+		m[n] = "the OCI runtime (runc, crun) calls it between loading the filter and the entrypoint's execve, where sysrec does not record"
+	}
+	return m
+})
 
 // Snapshot polls the recorder and returns what it has recorded so far:
 // the finished containers' recordings and the running ones' up to now.

@@ -149,8 +149,8 @@ func rec(names ...string) *recorder.Recording {
 func start(t *testing.T, r Recorder, opts Options) *Session {
 	t.Helper()
 	opts.Interval = time.Hour
-	if opts.DefaultAction == "" {
-		opts.DefaultAction = profiles.ActErrno
+	if opts.Build.DefaultAction == "" {
+		opts.Build.DefaultAction = profiles.ActErrno
 	}
 	s, err := Start(context.Background(), r, opts)
 	if err != nil {

@@ -71,15 +71,15 @@ func Action(s v1alpha1.Stage) profiles.Action {
 
 // Content is the profile JSON that allows names (per architecture, as
 // the API spells them: SCMP_ARCH_X86_64) at stage s, those with argument
-// values in args only with those values (profiles.GenerateArgs). Equal
-// inputs give equal bytes, and without args the content is that of the
-// names alone.
+// values in args only with those values, completed for rare paths and
+// grouped, as `sysrec record` writes profiles (profiles.Build). Equal
+// inputs give equal bytes.
 func Content(names map[string][]string, args []v1alpha1.SyscallArgs, s v1alpha1.Stage) ([]byte, error) {
 	rec := make(map[syscalls.Arch][]string, len(names))
 	for a, n := range names {
 		rec[syscalls.Arch(a)] = n
 	}
-	p, err := profiles.GenerateArgs(rec, Recorded(args), Action(s))
+	p, _, err := profiles.Build(rec, Recorded(args), profiles.BuildOptions{DefaultAction: Action(s), Groups: true})
 	if err != nil {
 		return nil, fmt.Errorf("making the %s profile: %w", s, err)
 	}

@@ -77,7 +77,7 @@ func runAgent(c *cli.Context) error {
 	}
 	defer rec.Close()
 	sess, err := containers.Start(ctx, rec.Recorder, containers.Options{
-		Resolver: conn, DefaultAction: profiles.ActErrno, Runtime: conn.Runtime(), Logger: log, Interval: 5 * time.Second,
+		Resolver: conn, Build: profiles.BuildOptions{DefaultAction: profiles.ActErrno, Groups: true}, Runtime: conn.Runtime(), Logger: log, Interval: 5 * time.Second,
 	})
 	if err != nil {
 		return err

@@ -88,7 +88,7 @@ func recordContainers(c *cli.Context, log *slog.Logger, action profiles.Action, 
 		log.Info("continuing the profiles already in the output directory", "dir", outDir, "profiles", len(previous), "sessions", sessions)
 	}
 	sess, err := containers.Start(ctx, rec, containers.Options{
-		Resolver: conn, Filter: filter, DefaultAction: action, Runtime: conn.Runtime(), Logger: log,
+		Resolver: conn, Filter: filter, Build: buildOptions(c, action), Runtime: conn.Runtime(), Logger: log,
 		Previous: previous, PreviousSessions: sessions,
 	})
 	if err != nil {

@@ -3,12 +3,15 @@ package main
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/sysrec/sysrec/internal/atomicfile"
 	"github.com/sysrec/sysrec/profiles"
+	syscallexplain "github.com/sysrec/sysrec/profiles/explain"
+	"github.com/sysrec/sysrec/profiles/provenance"
 )
 
 func mergeCommand() *cli.Command {
@@ -23,9 +26,18 @@ func mergeCommand() *cli.Command {
 			"whatever the order of the inputs.\n\n" +
 			"The inputs must have the same defaultAction and defaultErrnoRet, unless\n" +
 			"--default-action says which one the result gets.\n\n" +
+			"With -o FILE, merge also writes the merged profile's provenance beside\n" +
+			"it (out.json's is out.provenance.json), with its coverage: for each\n" +
+			"syscall, in how many of the inputs it appeared. An input with\n" +
+			"provenance (its own sidecar, or its entry in the index of the tree it\n" +
+			"is in) counts as the recordings it merged, each syscall as often as\n" +
+			"they had it; an input without counts as one recording of each syscall\n" +
+			"it allows. sysrec explain shows it, so that a syscall seen in one run\n" +
+			"of ten stands out. " + provenanceStdout +
 			"Example:\n   sysrec merge -o web.json web-run1.json web-run2.json",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "-", Usage: "write the merged profile to `FILE` (- for stdout)"},
+			provenanceFlag(),
 			&cli.StringFlag{Name: "default-action", Usage: "`ACTION` of the merged profile, when the inputs disagree: errno, log, kill-process, kill-thread or trap"},
 		},
 		Action: merge,
@@ -45,6 +57,13 @@ func merge(c *cli.Context) error {
 		}
 		action = a
 	}
+	sidecar, err := sidecarFile(c)
+	if err != nil {
+		return err
+	}
+	if sidecar != nil {
+		defer sidecar.Abort()
+	}
 	ps, err := parseProfiles(paths)
 	if err != nil {
 		return err
@@ -61,11 +80,94 @@ func merge(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if out := c.String("output"); out != "-" {
-		return atomicfile.WriteFile(out, data, 0o644)
+	var inputs []*provenance.File
+	for i, path := range paths {
+		f, err := inputProvenance(path, ps[i])
+		if err != nil {
+			return err
+		}
+		if f.Warning != "" {
+			fmt.Fprintf(c.App.ErrWriter, "sysrec: warning: %s\n", f.Warning)
+		}
+		inputs = append(inputs, f.File)
 	}
-	_, err = c.App.Writer.Write(data)
-	return err
+	if out := c.String("output"); out != "-" {
+		if err := atomicfile.WriteFile(out, data, 0o644); err != nil {
+			return err
+		}
+	} else if _, err := c.App.Writer.Write(data); err != nil {
+		return err
+	}
+	return writeSidecar(sidecar, c.String("output"), data, provenance.Merge("", inputs...))
+}
+
+// inputProvenance is the provenance of an input of merge: its own, where
+// it has one, else one recording of each syscall it allows.
+func inputProvenance(path string, p *profiles.Profile) (*syscallexplain.Source, error) {
+	src, err := syscallexplain.Find(path)
+	if err != nil {
+		return nil, err
+	}
+	if src.File == nil {
+		src.File = provenance.Recorded(filepath.Base(path), profiles.Used(p), nil, nil)
+		src.Warning = ""
+		if src.IndexErr != nil {
+			src.Warning = fmt.Sprintf("%s counts as one recording: %v", path, src.IndexErr)
+		}
+	}
+	return src, nil
+}
+
+// provenanceFlag is --provenance, which sidecarFile reads.
+func provenanceFlag() cli.Flag {
+	return &cli.StringFlag{Name: "provenance", Usage: "write the profile's provenance to `FILE` (default: beside -o FILE, as NAME" + provenance.Suffix + "; none when the profile goes to stdout; \"none\": don't)"}
+}
+
+// provenanceStdout ends the help on provenance of record and merge.
+const provenanceStdout = "With -o - nothing is written beside the profile\n" +
+	"unless --provenance FILE names a file; --provenance none writes none.\n\n"
+
+// sidecarFile creates the provenance file that --provenance and -o name,
+// before the work starts, so that a path that cannot be written fails
+// early; nil when none is to be written.
+func sidecarFile(c *cli.Context) (*atomicfile.File, error) {
+	out, name := c.String("output"), c.String("provenance")
+	switch {
+	case name == "none", name == "" && out == "-":
+		return nil, nil
+	case name == "":
+		name = provenance.Path(out)
+	case name == "-":
+		return nil, usageError("--provenance: want a FILE, or none (the profile may be on stdout)")
+	case out != "-" && filepath.Clean(name) == filepath.Clean(out):
+		return nil, usageError("--provenance %s: that is the profile's file (-o)", name)
+	}
+	f, err := atomicfile.Create(name, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("creating the provenance file: %w", err)
+	}
+	return f, nil
+}
+
+// writeSidecar writes prov, the provenance of the profile whose bytes are
+// data and whose file is output, to f, when f is not nil.
+func writeSidecar(f *atomicfile.File, output string, data []byte, prov *provenance.File) error {
+	if f == nil {
+		return nil
+	}
+	prov.Profile = ""
+	if output != "-" {
+		prov.Profile = filepath.Base(output)
+	}
+	prov.ProfileSHA256 = provenance.Digest(data)
+	enc, err := provenance.Encode(prov)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(enc); err != nil {
+		return fmt.Errorf("writing the provenance file: %w", err)
+	}
+	return f.Commit()
 }
 
 // conflictError names the files behind a *profiles.ConflictError.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sysrec/sysrec/internal/atomicfile"
 	"github.com/sysrec/sysrec/profiles"
+	"github.com/sysrec/sysrec/profiles/provenance"
 	"github.com/sysrec/sysrec/recorder"
 	"github.com/sysrec/sysrec/syscalls"
 )
@@ -39,14 +40,24 @@ func recordCommand() *cli.Command {
 			"writes one profile per workload container: replicas of one Deployment,\n" +
 			"StatefulSet, DaemonSet or Job share one. Containers are named through the\n" +
 			"CRI API of containerd or CRI-O.\n\n" +
+			"With -o FILE, record also writes the profile's provenance beside it:\n" +
+			"app.json's is app.provenance.json. For each syscall it says which\n" +
+			"executable and process made it first, and when, and why completion\n" +
+			"added it if it did; sysrec explain reads it. The profile itself is\n" +
+			"unchanged: runtimes never read the provenance.\n" + provenanceStdout +
+			"With --containers, each profile's provenance is in index.json, with\n" +
+			"the number of replicas that recorded each syscall.\n\n" +
 			"Examples:\n   sysrec record -o app.json -- go test ./...\n" +
 			"   sysrec record --containers --namespace shop --output-dir profiles",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "-", Usage: "write the profile to `FILE` (- for stdout)"},
+			provenanceFlag(),
 			&cli.StringFlag{Name: "default-action", Value: "errno", Usage: "`ACTION` for syscalls that were not recorded: errno, log, kill-process, kill-thread or trap"},
 			&cli.StringFlag{Name: "kernel-btf", Value: recorder.DefaultKernelBTF, Usage: "kernel BTF `FILE`, for a host /sys mounted elsewhere"},
 			&cli.StringFlag{Name: "capture-denied", Value: "auto", Usage: "how to record the syscalls that a seccomp filter the workload already runs under denies (they never reach the tracepoint): `MODE` auto (seccomp-entry where the kernel allows fentry, else none), seccomp-entry, sys-exit (works everywhere; one more eBPF program on every syscall of every task) or none"},
 			argsFlag(),
+			&cli.BoolFlag{Name: "exact", Usage: "allow exactly what was recorded: no rare-path completion (restart_syscall after a pause, rt_sigreturn for signal handlers, futex for contended locks, ...)"},
+			&cli.BoolFlag{Name: "groups", Value: true, Usage: "split the allowed syscalls into rules by functional group (file I/O, network, process, ...), each with a comment; --groups=false writes one flat list"},
 			&cli.BoolFlag{Name: "containers", Usage: "record every container on this node instead of a command, one profile per workload container"},
 			&cli.StringFlag{Name: "runtime-endpoint", Usage: "with --containers: the CRI `ENDPOINT` (default: containerd's, then CRI-O's socket; none: name containers by their cgroup only, as unknown/<id>/<id>.json)"},
 			&cli.StringFlag{Name: "containerd-address", Usage: "with --containers: containerd's `SOCKET`, to name plain containers (ctr run, nerdctl) <containerd namespace>/<id> (default: the CRI endpoint when it is containerd's, else /run/containerd/containerd.sock if it exists; none: don't)"},
@@ -103,6 +114,13 @@ func record(c *cli.Context) error {
 			return fmt.Errorf("checking the output file before starting %s: %w", argv[0], err)
 		}
 		defer out.Abort()
+	}
+	sidecar, err := sidecarFile(c)
+	if err != nil {
+		return fmt.Errorf("checking the provenance file before starting %s: %w", argv[0], err)
+	}
+	if sidecar != nil {
+		defer sidecar.Abort()
 	}
 
 	// Until CMD runs, the heap is mostly the kernel BTF that loading the
@@ -170,7 +188,7 @@ func record(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	profile, err := profiles.GenerateArgs(recording.Syscalls, recording.Args, action)
+	profile, completion, err := profiles.Build(recording.Syscalls, recording.Args, buildOptions(c, action))
 	if err != nil {
 		return err
 	}
@@ -190,9 +208,17 @@ func record(c *cli.Context) error {
 	} else if _, err := c.App.Writer.Write(data); err != nil {
 		return fmt.Errorf("writing profile: %w", err)
 	}
+	if err := writeSidecar(sidecar, c.String("output"), data, provenance.Recorded("", recording.Syscalls, recording.Origins, completion)); err != nil {
+		return err
+	}
 	fmt.Fprintln(c.App.ErrWriter, summary(recording, profile, time.Since(start), dest))
 	warn(log, rec, recording)
 	return &exitError{code: exitStatus(cmd.ProcessState)}
+}
+
+// buildOptions are the --exact and --groups flags.
+func buildOptions(c *cli.Context, action profiles.Action) profiles.BuildOptions {
+	return profiles.BuildOptions{DefaultAction: action, Exact: c.Bool("exact"), Groups: c.Bool("groups")}
 }
 
 // argsFlag chooses the syscall arguments whose values record captures

@@ -19,13 +19,18 @@ import (
 	"github.com/sysrec/sysrec/syscalls"
 )
 
-// without returns p with names taken out of its unconditional allow rule
-// (the first), and a default errno of errno.
+// without returns p with names taken out of its rules, and a default
+// errno of errno.
 func without(p *profiles.Profile, errno uint, names ...string) *profiles.Profile {
 	q := *p
 	q.DefaultErrnoRet = &errno
-	q.Syscalls = slices.Clone(p.Syscalls)
-	q.Syscalls[0].Names = slices.DeleteFunc(slices.Clone(p.Syscalls[0].Names), func(n string) bool { return slices.Contains(names, n) })
+	q.Syscalls = nil
+	for _, s := range p.Syscalls {
+		s.Names = slices.DeleteFunc(slices.Clone(s.Names), func(n string) bool { return slices.Contains(names, n) })
+		if len(s.Names) > 0 {
+			q.Syscalls = append(q.Syscalls, s)
+		}
+	}
 	return &q
 }
 

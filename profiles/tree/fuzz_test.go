@@ -23,6 +23,8 @@ func FuzzParseIndex(f *testing.F) {
 		`{"profiles": [{"profile": "../../etc/shadow.json"}]}`,
 		`{"profiles": [{"profile": "a/b/c.json"}, {"profile": "a/b/c.json"}]}`,
 		`{"profiles": [{"profile": "a/b/c.json", "firstSeen": "2025-11-30T10:00:00.5-07:00", "images": null}]}`,
+		`{"profiles": [{"profile": "a/b/c.json", "inputs": 2, "provenance": {"SCMP_ARCH_X86_64": {"read": {"seen": 2, "origin": {"exe": "/bin/sh\n", "pid": 1, "time": "2026-12-01T21:00:00Z"}}, "x": {}}}}]}`,
+		`{"profiles": [{"profile": "a/b/c.json", "provenance": {"provenance": {"provenance": {"completion": "}\n  {"}}}}]}`,
 		``, `null`, `[]`, `{"profiles": null}`,
 	} {
 		f.Add([]byte(s))

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/sysrec/sysrec/internal/atomicfile"
+	"github.com/sysrec/sysrec/profiles/provenance"
+	"github.com/sysrec/sysrec/syscalls"
 )
 
 // IndexFile is the name of the index in a tree's directory.
@@ -59,6 +61,25 @@ type Entry struct {
 	// Filtered: a replica ran under a seccomp filter, whose denied
 	// syscalls never reach the recorder.
 	Filtered bool `json:"filtered,omitempty"`
+	// Inputs counts the recordings merged into the profile: one per
+	// container cgroup (each replica, each restart), over every session
+	// of the tree; 0 in an index written before sysrec counted them.
+	Inputs int `json:"inputs,omitempty"`
+	// Provenance holds, per architecture and syscall name of the
+	// profile, its first call (which executable and process made it,
+	// and when), why completion added it if it did, and in how many of
+	// the Inputs it was recorded (Seen). One entry per name and
+	// architecture, whatever the number of replicas.
+	Provenance map[syscalls.Arch]map[string]provenance.Syscall `json:"provenance,omitempty"`
+}
+
+// ProvenanceFile is the entry's provenance as a sidecar file holds it;
+// nil when the index has none for it.
+func (e *Entry) ProvenanceFile() *provenance.File {
+	if e.Inputs == 0 && e.Provenance == nil {
+		return nil
+	}
+	return &provenance.File{Profile: e.Profile, Inputs: e.Inputs, Syscalls: e.Provenance}
 }
 
 // Drops counts every place where the kernel side could lose data; all
@@ -112,7 +133,7 @@ func encode(idx *Index) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding the profile index: %w", err)
 	}
-	return append(data, '\n'), nil
+	return append(provenance.Inline(data, "provenance"), '\n'), nil
 }
 
 // ReadIndex reads and checks dir/index.json (see ParseIndex). The error
@@ -196,4 +217,41 @@ func CheckPath(rel string) error {
 func plainRune(r rune) bool {
 	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
 		r == '.' || r == '_' || r == '-'
+}
+
+// FindEntry finds the tree that holds the profile at path: the nearest
+// directory above it with an index, and that index's entry for the
+// profile. It returns the index's path, and a nil entry when that index
+// does not list the profile; the error wraps fs.ErrNotExist when no
+// directory above the profile has an index.
+func FindEntry(profile string) (index string, e *Entry, err error) {
+	abs, err := filepath.Abs(profile)
+	if err != nil {
+		return "", nil, err
+	}
+	for dir := filepath.Dir(abs); ; {
+		name := filepath.Join(dir, IndexFile)
+		if _, err := os.Stat(name); err == nil {
+			idx, err := ReadIndex(dir)
+			if err != nil {
+				return name, nil, err
+			}
+			rel, err := filepath.Rel(dir, abs)
+			if err != nil {
+				return name, nil, err
+			}
+			rel = filepath.ToSlash(rel)
+			for i := range idx.Profiles {
+				if idx.Profiles[i].Profile == rel {
+					return name, &idx.Profiles[i], nil
+				}
+			}
+			return name, nil, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", nil, fmt.Errorf("no %s in a directory above %s: %w", IndexFile, profile, os.ErrNotExist)
+		}
+		dir = parent
+	}
 }
