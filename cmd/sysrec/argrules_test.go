@@ -89,6 +89,9 @@ func TestArgRulesClosedLoop(t *testing.T) {
 	if res.code != 0 || strings.Count(res.stdout, ": ok") != len(words) {
 		t.Fatalf("under its profile: got exit %d, stdout %q, stderr %q; want 0 and every word ok", res.code, res.stdout, res.stderr)
 	}
+	if strings.Contains(res.stderr, "clone3") && !strings.Contains(res.stderr, "(ENOSYS by rule") {
+		t.Errorf("run names clone3's ENOSYS as a denial without saying it is the fallback:\n%s", res.stderr)
+	}
 	for _, tc := range []struct{ word, want string }{
 		{"netlink", "netlink: Operation not permitted"},
 		{"unshare-net", "unshare-net: Operation not permitted"},

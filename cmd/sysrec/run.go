@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
@@ -93,12 +94,23 @@ func runUnderProfile(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	printDenied(c.App.ErrWriter, argv[0], report)
+	printDenied(c.App.ErrWriter, argv[0], p, report)
 	return &exitError{code: exitStatus(report.State)}
 }
 
-// printDenied names on w what the profile denied the command.
-func printDenied(w io.Writer, name string, r *enforce.Report) {
+// fallbackNote says when a denial is a rule's ENOSYS, such as the one
+// that argument rules give clone3: the C library then falls back to an
+// older syscall, and the command is not broken by it.
+func fallbackNote(p *profiles.Profile, d enforce.Denial) string {
+	ds, err := p.Outcomes(d.Arch, d.Syscall, nil)
+	if err != nil || len(ds) != 1 || ds[0].Rule < 0 || ds[0].Action != profiles.ActErrno || ds[0].ErrnoRet != uint(syscall.ENOSYS) {
+		return ""
+	}
+	return fmt.Sprintf("  (ENOSYS by rule syscalls[%d]: the C library falls back to an older syscall)", ds[0].Rule)
+}
+
+// printDenied names on w what profile p denied the command.
+func printDenied(w io.Writer, name string, p *profiles.Profile, r *enforce.Report) {
 	if r.Incomplete != "" {
 		fmt.Fprintf(w, "sysrec: the list of denied syscalls may be incomplete: %s\n", r.Incomplete)
 	}
@@ -113,7 +125,7 @@ func printDenied(w io.Writer, name string, r *enforce.Report) {
 		if d.Count == 1 {
 			times = "time"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d %s\tby %s\n", d.Name(), d.Arch, action, d.Count, times, strings.Join(d.Comms, ","))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d %s\tby %s%s\n", d.Name(), d.Arch, action, d.Count, times, strings.Join(d.Comms, ","), fallbackNote(p, d))
 	}
 	tw.Flush()
 }
