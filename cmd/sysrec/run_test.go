@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,19 +18,12 @@ import (
 	"github.com/sysrec/sysrec/syscalls"
 )
 
-// without returns p with names taken out of its rules, and a default
-// errno of errno.
+// without returns p with names taken out of its rules (dropNames), and a
+// default errno of errno.
 func without(p *profiles.Profile, errno uint, names ...string) *profiles.Profile {
-	q := *p
+	q := dropNames(p, names...)
 	q.DefaultErrnoRet = &errno
-	q.Syscalls = nil
-	for _, s := range p.Syscalls {
-		s.Names = slices.DeleteFunc(slices.Clone(s.Names), func(n string) bool { return slices.Contains(names, n) })
-		if len(s.Names) > 0 {
-			q.Syscalls = append(q.Syscalls, s)
-		}
-	}
-	return &q
+	return q
 }
 
 // The closed loop: a recorded workload runs under its own profile with
