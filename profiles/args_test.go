@@ -758,7 +758,9 @@ func TestGenerateArgsSocketcall(t *testing.T) {
 	codes := func(p *Profile) []string {
 		var out []string
 		for _, f := range Lint(p) {
-			out = append(out, f.Code+" "+f.Path)
+			if f.Code != CodeCannotStart { // a recording of read and socket starts nothing
+				out = append(out, f.Code+" "+f.Path)
+			}
 		}
 		return out
 	}

@@ -28,6 +28,27 @@ const (
 	CodeRedundant   = "redundant-rule"    // a rule whose action is the defaultAction: runc skips it
 	CodeNoArch      = "never-applies"     // a rule whose includes/excludes drop it on every architecture
 	CodeSocketcall  = "socketcall-args"   // socket is restricted by arguments, and i386 socketcall lets it through unchecked
+	CodeCannotStart = "cannot-start"      // runc, crun or sysrec run is denied what it calls after loading the filter, execve among it
+	CodeNotSyscall  = "not-a-syscall"     // a name that is no syscall on any architecture its rule applies on: libseccomp ignores it
+)
+
+// Target is what a profile is meant to start, which decides what it must
+// allow after the filter is loaded: see LintFor.
+type Target string
+
+// Targets of a profile.
+const (
+	// TargetAny is a profile that may be for a container or for a command
+	// under sysrec run: a denied execve is an error (neither can start),
+	// the runtimes' other needs denied are a warning.
+	TargetAny Target = ""
+	// TargetContainer is a container's profile: whatever runc or crun
+	// calls after loading the filter (RuncSyscalls, CrunSyscalls), execve
+	// among it, must be allowed.
+	TargetContainer Target = "container"
+	// TargetCommand is a profile for sysrec run, which loads the filter
+	// and then execs the command: only execve must be allowed.
+	TargetCommand Target = "command"
 )
 
 // Finding is one problem in a profile. Line and Col are known for parse
@@ -90,23 +111,32 @@ var Dangerous = map[string]string{
 // allows reports whether a decision lets the syscall run.
 func allows(d Decision) bool { return d.Action == ActAllow || d.Action == ActLog }
 
-// Lint finds what is questionable in a profile that parses: a default
-// that allows everything, dangerous syscalls allowed, names listed twice,
-// rules that can never decide (with the evaluator's semantics), rules
-// that runc drops, and socket argument rules that i386 socketcall gets
-// around. Findings are warnings: about the default first, then in the
-// order of the profile, then socketcall's, then the dangerous syscalls by
-// name.
+// Lint is LintFor(p, TargetAny).
+func Lint(p *Profile) []Finding { return LintFor(p, TargetAny) }
+
+// LintFor finds what is wrong or questionable in a profile that parses,
+// meant to start target: a profile under which nothing can start (an
+// error: see startFinding), a default that allows everything, dangerous
+// syscalls allowed, names listed twice, names that are no syscall where
+// their rule applies, rules that can never decide (with the evaluator's
+// semantics), rules that runc drops, and socket argument rules that i386
+// socketcall gets around. Findings come in that order: whether anything
+// can start first, then the default, then the profile's order, then
+// socketcall's, then the dangerous syscalls by name. All but the first
+// are warnings.
 //
 // Capabilities change what moby-style profiles allow: syscalls are judged
 // for a container with DefaultCaps, and for one with every capability
 // when the default set does not allow them.
-func Lint(p *Profile) []Finding {
+func LintFor(p *Profile, target Target) []Finding {
 	var out []Finding
 	warn := func(path, code, format string, args ...any) {
 		out = append(out, Finding{Path: path, Severity: SeverityWarning, Code: code, Msg: fmt.Sprintf(format, args...)})
 	}
 	arches := lintArches(p)
+	if f, ok := startFinding(p, arches, target); ok {
+		out = append(out, f)
+	}
 	var dangerous []Finding
 	var byDefault []string
 	for _, n := range sortedKeys(Dangerous) {
@@ -169,6 +199,18 @@ func Lint(p *Profile) []Finding {
 				continue
 			}
 			firstKey[n][key] = i
+		}
+		for j, n := range names {
+			if flagged[[2]int{i, j}] {
+				continue
+			}
+			if absent := notSyscallOn(p, s, n); len(absent) > 0 {
+				msg := fmt.Sprintf("%s is not a syscall on %s: libseccomp ignores it there", n, orList(absent))
+				if real, ok := libcStandIns[n]; ok {
+					msg += fmt.Sprintf(" (libc's %s() calls %s)", n, real)
+				}
+				warn(namePath(s, i, j), CodeNotSyscall, "%s", msg)
+			}
 		}
 	}
 
@@ -250,6 +292,214 @@ func socketcallFindings(p *Profile) []Finding {
 		}
 	}
 	return out
+}
+
+// startFinding reports a profile under which target cannot start: the
+// syscalls that runc and crun make after they have loaded the filter, up
+// to and including the entrypoint's execve (RuncSyscalls, CrunSyscalls),
+// or, for a command under sysrec run, which loads the filter and then
+// execs it, execve. A syscall counts as denied when, on a native
+// architecture of the profile (the one a runtime runs on: x86_64 for
+// SCMP_ARCH_X86 too), no argument values let it run for a container
+// with DefaultCaps: it fails, kills or traps. runc's ENOSYS stub for
+// syscalls newer than the profile counts (execve fails with ENOSYS as
+// with EPERM); SCMP_ACT_NOTIFY does not (an agent decides).
+//
+// Severity: a denied execve is an error whatever the target, since
+// neither a container nor a command starts. The runtimes' other needs,
+// execve allowed, are an error for TargetContainer and a warning for
+// TargetAny: sysrec record's profiles of a command do not have them, and
+// are fine for sysrec run.
+func startFinding(p *Profile, arches []syscalls.Arch, target Target) (Finding, bool) {
+	var natives []syscalls.Arch
+	for _, a := range arches {
+		if n := nativeArch(a); syscalls.Known(n) && !slices.Contains(natives, n) {
+			natives = append(natives, n)
+		}
+	}
+	slices.Sort(natives)
+	type need struct {
+		who   string
+		names []string
+	}
+	needs := []need{{"runc", RuncSyscalls}, {"crun", CrunSyscalls}}
+	if target == TargetCommand {
+		needs = []need{{"sysrec run", []string{execve}}}
+	}
+	var all []string
+	for _, nd := range needs {
+		all = union(all, nd.names)
+	}
+	deniedOn := map[string][]syscalls.Arch{} // the native architectures where n is denied
+	existsOn := map[string]int{}             // on how many of them n is a syscall
+	var by []string                          // what denies them, in order
+	path, pathOf := "", ""
+	for _, a := range natives {
+		for _, n := range all {
+			if _, ok := syscalls.Number(a, n); !ok {
+				continue
+			}
+			existsOn[n]++
+			ds, err := p.Outcomes(a, n, DefaultCaps)
+			if err != nil || len(ds) == 0 || slices.ContainsFunc(ds, func(d Decision) bool { return !denies(d) }) {
+				continue
+			}
+			deniedOn[n] = append(deniedOn[n], a)
+			for _, d := range ds {
+				w := ruleName(p, d.Rule) + " " + describe(d)
+				if d.Rule == RuleENOSYS {
+					w = "runc's ENOSYS stub for syscalls newer than any the profile names"
+				}
+				if !slices.Contains(by, w) {
+					by = append(by, w)
+				}
+			}
+			// The path: the rule that denies execve if it is denied,
+			// else the first denial's.
+			if path == "" || n == execve && pathOf != execve {
+				path, pathOf = "defaultAction", n
+				if r := ds[0].Rule; r >= 0 {
+					path = rulePath(r)
+					if j := slices.Index(p.Syscalls[r].AllNames(), n); j >= 0 {
+						path = namePath(&p.Syscalls[r], r, j)
+					}
+				}
+			}
+		}
+	}
+	if len(deniedOn) == 0 {
+		return Finding{}, false
+	}
+	spell := func(n string) string {
+		if len(deniedOn[n]) < existsOn[n] {
+			return fmt.Sprintf("%s (on %s)", n, strings.Join(archStrings(deniedOn[n]), ", "))
+		}
+		return n
+	}
+	var parts, who []string
+	var lists [][]string
+	for _, nd := range needs {
+		var l []string
+		for _, n := range nd.names {
+			if deniedOn[n] != nil && !slices.Contains(l, spell(n)) {
+				l = append(l, spell(n))
+			}
+		}
+		if len(l) == 0 {
+			continue
+		}
+		slices.Sort(l)
+		if k := slices.IndexFunc(lists, func(m []string) bool { return slices.Equal(m, l) }); k >= 0 {
+			who[k] += " and " + nd.who
+			continue
+		}
+		who, lists = append(who, nd.who), append(lists, l)
+	}
+	for k := range who {
+		verb := "needs"
+		if strings.Contains(who[k], " and ") {
+			verb = "need"
+		}
+		parts = append(parts, fmt.Sprintf("%s %s %s", who[k], verb, strings.Join(lists[k], ", ")))
+	}
+	denied := fmt.Sprintf("after loading the filter; they are denied (by %s)", strings.Join(by, " and by "))
+	execveDenied := deniedOn[execve] != nil
+	f := Finding{Path: path, Severity: SeverityError, Code: CodeCannotStart}
+	switch {
+	case target == TargetCommand:
+		f.Msg = fmt.Sprintf("no command can start under this profile with sysrec run, which loads the filter and then execs the command: execve is denied (by %s)", strings.Join(by, " and by "))
+	case len(who) == 1 && who[0] != "runc and crun":
+		f.Msg = fmt.Sprintf("no container can start under this profile with %s: %s %s", who[0], parts[0], denied)
+	default:
+		f.Msg = fmt.Sprintf("no container can start under this profile: %s %s", strings.Join(parts, " and "), denied)
+	}
+	switch {
+	case target == TargetCommand:
+	case execveDenied:
+		f.Msg += "; nor can a command under sysrec run, which execs it after loading the filter"
+	case target == TargetAny:
+		// A command's profile, as sysrec record writes it, need not
+		// have the runtimes' syscalls.
+		f.Severity = SeverityWarning
+		f.Msg += "; fine for a command under sysrec run, which needs only execve (sysrec lint --for container makes this an error)"
+	}
+	return f, true
+}
+
+// execve is what starts the entrypoint, or sysrec run's command, once the
+// filter is loaded.
+const execve = "execve"
+
+// denies reports whether a decision stops the syscall: it fails (runc's
+// ENOSYS stub too), kills or traps. SCMP_ACT_NOTIFY, where an agent
+// decides, does not count.
+func denies(d Decision) bool { return !allows(d) && d.Action != ActNotify }
+
+func archStrings(as []syscalls.Arch) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = string(a)
+	}
+	return out
+}
+
+// orList spells architectures as "A, B or C".
+func orList(as []syscalls.Arch) string {
+	s := archStrings(as)
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
+}
+
+// libcStandIns are names that are a libc function, and a syscall only on
+// some architectures, with the syscall that libc calls where they are not.
+var libcStandIns = map[string]string{"recv": "recvfrom", "send": "sendto"}
+
+// notSyscallOn returns the architectures of the profile that rule s
+// applies on, when name n is a syscall on none of them (directly or, on
+// i386, through socketcall or ipc): libseccomp, and so runc, ignore the
+// name there, and it allows nothing. It returns nil when n is a syscall on
+// one of them, which is how profiles for several architectures are
+// written, or when one of them has no syscall table (x32 is taken to have
+// x86_64's), since the name may be for it. The parser has already
+// rejected names that no architecture has (see checkName), except those
+// that libseccomp knows on some other architecture (recv, send, ...).
+func notSyscallOn(p *Profile, s *Syscall, n string) []syscalls.Arch {
+	var arches []syscalls.Arch
+	for _, a := range profileArches(p) {
+		if !slices.Contains(arches, a) {
+			arches = append(arches, a)
+		}
+	}
+	if len(arches) == 0 {
+		native, _, err := syscalls.Host()
+		if err != nil {
+			return nil
+		}
+		arches = []syscalls.Arch{native}
+	}
+	var absent []syscalls.Arch
+	for _, a := range arches {
+		if !appliesOn(s, a) {
+			continue
+		}
+		t := a
+		if a == syscalls.X32 {
+			t = syscalls.X86_64
+		}
+		if !syscalls.Known(t) {
+			return nil
+		}
+		if _, ok := syscalls.Number(t, n); ok {
+			return nil
+		}
+		if _, mux := muxCall(a, n); mux != "" {
+			return nil
+		}
+		absent = append(absent, a)
+	}
+	return absent
 }
 
 // lintArches are the architectures with a syscall table that the profile

@@ -4,7 +4,7 @@
 # only when something is missing.
 #
 #   scripts/install-deps.sh build     gcc, libseccomp's headers, pkg-config (cgo)
-#   scripts/install-deps.sh test      strace, gcc, libseccomp (resolver and headers), ...
+#   scripts/install-deps.sh test      strace, gcc, libseccomp (resolver and headers), chromium (sysrec report), ...
 #   scripts/install-deps.sh generate  clang-14, llvm-14, libbpf-dev, systemd (systemd-analyze: syscall groups)
 #   scripts/install-deps.sh bench     strace, bpftrace, linux-perf, gcc
 #   scripts/install-deps.sh runtimes  containerd, runc, crun, busybox-static, CNI plugins
@@ -15,7 +15,7 @@ set -euo pipefail
 
 declare -A groups=(
 	[build]="gcc libc6-dev libseccomp-dev pkg-config"
-	[test]="strace gcc libc6-dev seccomp libseccomp-dev pkg-config util-linux"
+	[test]="strace gcc libc6-dev seccomp libseccomp-dev pkg-config util-linux chromium"
 	[generate]="clang-14 llvm-14 libbpf-dev"
 	[bench]="strace bpftrace linux-perf gcc libc6-dev tar"
 	[runtimes]="containerd runc crun busybox-static containernetworking-plugins"

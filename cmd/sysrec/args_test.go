@@ -33,7 +33,8 @@ func TestFlagsAnywhere(t *testing.T) {
 	dir := t.TempDir()
 	a, b, l := mergeInputs(t, dir)
 	merged := mergeFiles(t, a, b)
-	risky := writeProfile(t, dir, "risky.json", allowList(syscalls.X86_64, "read", "ptrace", "read"))
+	risky := writeProfile(t, dir, "risky.json", containerAllowList(syscalls.X86_64, "read", "ptrace", "read"))
+	clean := writeProfile(t, dir, "clean.json", containerAllowList(syscalls.X86_64, "read", "write"))
 	withMount := writeProfile(t, dir, "mount.json", allowList(syscalls.X86_64, "read", "mount"))
 	deployed := writeFile(t, dir, "deployed.json", `{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": [
 		{"names": ["read"], "action": "SCMP_ACT_ALLOW"},
@@ -52,7 +53,7 @@ func TestFlagsAnywhere(t *testing.T) {
 			{"lint", "--strict", "-o", "json", risky},
 			{"lint", risky, "--strict", "-o", "json"},
 			{"lint", "-o", "json", risky, "--strict"},
-			{"lint", "--output=json", a, "--strict", risky},
+			{"lint", "--output=json", clean, "--strict", risky},
 		}, code: 2, check: lintWarnings(2)},
 		{name: "lint --strict=false", lines: [][]string{
 			{"lint", "--strict=false", "-o=json", risky},

@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log `LEVEL` on stderr: debug, info, warn or error"},
 		},
-		Commands: []*cli.Command{recordCommand(), lintCommand(), diffCommand(), explainCommand(), mergeCommand(), exportCommand(), installCommand(), runCommand(), violationsCommand(), agentCommand(), controllerCommand(), promoteCommand(), recordingsCommand()},
+		Commands: []*cli.Command{recordCommand(), lintCommand(), diffCommand(), explainCommand(), mergeCommand(), exportCommand(), installCommand(), runCommand(), violationsCommand(), agentCommand(), controllerCommand(), promoteCommand(), recordingsCommand(), reportCommand()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageError("unknown command %q: see sysrec --help", c.Args().First())

@@ -387,8 +387,8 @@ func TestExport(t *testing.T) {
 
 func TestLint(t *testing.T) {
 	dir := t.TempDir()
-	clean := writeProfile(t, dir, "clean.json", allowList(syscalls.X86_64, "read", "write"))
-	risky := writeProfile(t, dir, "risky.json", allowList(syscalls.X86_64, "read", "ptrace", "read"))
+	clean := writeProfile(t, dir, "clean.json", containerAllowList(syscalls.X86_64, "read", "write"))
+	risky := writeProfile(t, dir, "risky.json", containerAllowList(syscalls.X86_64, "read", "ptrace", "read"))
 	bad := writeFile(t, dir, "bad.json", badProfile)
 	var defaults []string
 	for _, rt := range runtimes.Names {
