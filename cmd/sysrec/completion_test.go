@@ -24,57 +24,39 @@ import (
 )
 
 // Rare-path completion, proven on real processes: each test records a
-// workload, builds its profile with profiles.Build, and shows that the
-// workload survives a rare path under the completed profile and fails
-// under the same profile without the names that the completion added.
+// workload with sysrec record, and shows that the workload survives a rare
+// path under the profile that record wrote (completed), and fails under
+// the same profile without the names that completion added; with --exact,
+// record leaves them out.
 
-// completionProfiles records argv and returns the recorded names and the
-// paths of two profiles built from them: the completed one, and the same
-// without drop. It fails the test when the recording already holds a name
-// of drop, or when completion did not add them all: then the run proves
+// completionProfiles records argv and returns the paths of the recorded
+// (completed) profile and of the same without drop. It fails the test
+// when completion did not add every name of drop, with a reason (the
+// recording held one already, or --exact kept it): then the run proves
 // nothing.
 func completionProfiles(t *testing.T, drop []string, argv ...string) (completed, without string) {
 	t.Helper()
 	dir := t.TempDir()
-	rec, def := recordNames(t, dir, argv...)
-	for _, names := range rec {
-		for _, n := range drop {
-			if slices.Contains(names, n) {
-				t.Fatalf("the recording of %v holds %s already: it cannot show that completion adds it", argv, n)
-			}
-		}
+	completed = filepath.Join(dir, "completed.json")
+	if res := sysrec(t, append([]string{"record", "-o", completed, "--"}, argv...)...); res.code != 0 {
+		t.Fatalf("record %v: exit %d: %s", argv, res.code, res.stderr)
 	}
-	p, reasons, err := profiles.Build(rec, nil, profiles.BuildOptions{DefaultAction: def, Groups: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, _ := readProfile(t, completed)
+	reasons := profiles.Completed(p)
 	for _, n := range drop {
 		if reasons[n] == "" {
 			t.Fatalf("completion did not add %s to the recording of %v (it added %v)", n, argv, reasons)
 		}
 		t.Logf("completion: %s: %s", n, reasons[n])
 	}
-	return writeProfile(t, dir, "completed.json", p), writeProfile(t, dir, "without.json", dropNames(p, drop...))
-}
-
-// recordNames records argv with sysrec record and returns the names that
-// its profile allows per architecture, without those that a completion
-// rule holds, and its default action.
-func recordNames(t *testing.T, dir string, argv ...string) (map[syscalls.Arch][]string, profiles.Action) {
-	t.Helper()
-	out := filepath.Join(dir, "recorded.json")
-	res := sysrec(t, append([]string{"record", "-o", out, "--args", "none", "--"}, argv...)...)
-	if res.code != 0 {
-		t.Fatalf("record %v: exit %d: %s", argv, res.code, res.stderr)
+	exact := filepath.Join(dir, "exact.json")
+	if res := sysrec(t, append([]string{"record", "--exact", "-o", exact, "--"}, argv...)...); res.code != 0 {
+		t.Fatalf("record --exact %v: exit %d: %s", argv, res.code, res.stderr)
 	}
-	p, _ := readProfile(t, out)
-	added := profiles.Completed(p)
-	names := slices.DeleteFunc(allowed(p), func(n string) bool { _, ok := added[n]; return ok })
-	rec := map[syscalls.Arch][]string{}
-	for _, a := range p.Architectures {
-		rec[a] = names
+	if q, data := readProfile(t, exact); len(profiles.Completed(q)) != 0 {
+		t.Errorf("record --exact completed the profile:\n%s", data)
 	}
-	return rec, p.DefaultAction
+	return completed, writeProfile(t, dir, "without.json", dropNames(p, drop...))
 }
 
 // dropNames returns p without names in any rule (a rule left empty goes).
