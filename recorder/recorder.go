@@ -606,10 +606,6 @@ func (r *Recorder) CgroupIDs() ([]uint64, error) {
 func (r *Recorder) Cgroups() (map[uint64]*Recording, error) {
 	r.snapMu.Lock()
 	defer r.snapMu.Unlock()
-	live, err := r.liveEntries()
-	if err != nil {
-		return nil, err
-	}
 	tags, err := r.cgroupTags()
 	if err != nil {
 		return nil, err
@@ -621,7 +617,6 @@ func (r *Recorder) Cgroups() (map[uint64]*Recording, error) {
 		if err != nil {
 			return nil, err
 		}
-		live.mergeInto(&s, t.id)
 		out[cg] = decode(&s, r.host)
 	}
 	if err := r.drain(); err != nil {

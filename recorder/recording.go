@@ -1,12 +1,10 @@
 package recorder
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
 
-	"github.com/cilium/ebpf"
 
 	"github.com/sysrec/sysrec/bpf"
 	"github.com/sysrec/sysrec/profiles"
@@ -79,15 +77,9 @@ func (t *Target) Recording() (*Recording, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.Live > 0 {
-		// Running tasks keep their native syscalls in their own entries
-		// until they exit.
-		live, err := t.r.liveEntries()
-		if err != nil {
-			return nil, err
-		}
-		live.mergeInto(&s, t.id)
-	}
+	// The target's bitmaps are complete while tasks run: a task sets a
+	// syscall in the target too when it first sets it in its own entry
+	// (slot_first), so the entries need no reading.
 	// The origins of what s holds: each was sent after its bit was set.
 	if err := t.r.drain(); err != nil {
 		return nil, err
@@ -95,65 +87,6 @@ func (t *Target) Recording() (*Recording, error) {
 	rec := decode(&s, t.r.host)
 	rec.Origins = t.r.origins(t.id)
 	return rec, nil
-}
-
-// liveEntries holds, by tag, the union of the running tasks' own entries.
-type liveEntries map[uint32][len(bpf.TaskSlot{}.Syscalls)]uint64
-
-// liveEntries reads every task entry once, a batch of entries per
-// syscall where the kernel can (array maps since 5.6): the map has
-// DefaultTaskSlots entries, and one lookup each, every snapshot, was
-// most of a node agent's idle CPU.
-func (r *Recorder) liveEntries() (liveEntries, error) {
-	out := liveEntries{}
-	add := func(slot *bpf.TaskSlot) {
-		if slot.Task == 0 {
-			return
-		}
-		words := out[slot.Tag]
-		for i, w := range slot.Syscalls {
-			words[i] |= w
-		}
-		out[slot.Tag] = words
-	}
-	const batch = 512
-	keys := make([]uint32, batch)
-	slots := make([]bpf.TaskSlot, batch)
-	var cursor ebpf.MapBatchCursor
-	for {
-		n, err := r.objs.TaskSlots.BatchLookup(&cursor, keys, slots, nil)
-		for i := range slots[:n] {
-			add(&slots[i])
-		}
-		if errors.Is(err, ebpf.ErrKeyNotExist) {
-			return out, nil // the last batch
-		}
-		if errors.Is(err, ebpf.ErrNotSupported) && len(out) == 0 && n == 0 {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading task entries: %w", err)
-		}
-	}
-	var (
-		key  uint32
-		slot bpf.TaskSlot
-	)
-	it := r.objs.TaskSlots.Iterate()
-	for it.Next(&key, &slot) {
-		add(&slot)
-	}
-	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("reading task entries: %w", err)
-	}
-	return out, nil
-}
-
-// mergeInto adds the entries of target id's running tasks to its state.
-func (l liveEntries) mergeInto(s *bpf.Target, id uint32) {
-	for i, w := range l[id+1] {
-		s.Syscalls[bpf.ABINative][i] |= w
-	}
 }
 
 // abiArch names the architecture of each bitmap for a host.
