@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin/sysrec
 
-.PHONY: all build demo test fuzz lint generate check-generated deps bench clean image
+.PHONY: all build demo test fuzz lint generate check-generated update-groups deps bench clean image
 
 all: build
 
@@ -34,6 +34,14 @@ deps:
 generate:
 	scripts/install-deps.sh generate
 	$(GO) generate ./bpf ./bench ./syscalls ./api/v1alpha1 ./deploy
+
+# Refreshes the syscall groups' source, syscalls/systemd-syscall-filter.txt,
+# from the installed systemd's `systemd-analyze syscall-filter`, and the
+# table made from it. It fails when the new systemd has a group that
+# scripts/gengroups does not map yet.
+update-groups:
+	scripts/install-deps.sh groups
+	$(GO) run ./scripts/gengroups -save syscalls/systemd-syscall-filter.txt -o syscalls/zgroups.go
 
 check-generated:
 	scripts/install-deps.sh generate

@@ -5,7 +5,8 @@
 #
 #   scripts/install-deps.sh build     gcc, libseccomp's headers, pkg-config (cgo)
 #   scripts/install-deps.sh test      strace, gcc, libseccomp (resolver and headers), chromium (sysrec report), ...
-#   scripts/install-deps.sh generate  clang-14, llvm-14, libbpf-dev, systemd (systemd-analyze: syscall groups)
+#   scripts/install-deps.sh generate  clang-14, llvm-14, libbpf-dev
+#   scripts/install-deps.sh groups    systemd (systemd-analyze, for make update-groups)
 #   scripts/install-deps.sh bench     strace, bpftrace, linux-perf, gcc
 #   scripts/install-deps.sh runtimes  containerd, runc, crun, busybox-static, CNI plugins
 #   scripts/install-deps.sh crio      what building and running CRI-O needs (conmon, skopeo, ...)
@@ -17,6 +18,7 @@ declare -A groups=(
 	[build]="gcc libc6-dev libseccomp-dev pkg-config"
 	[test]="strace gcc libc6-dev seccomp libseccomp-dev pkg-config util-linux chromium"
 	[generate]="clang-14 llvm-14 libbpf-dev"
+	[groups]="systemd"
 	[bench]="strace bpftrace linux-perf gcc libc6-dev tar"
 	[runtimes]="containerd runc crun busybox-static containernetworking-plugins"
 	[crio]="libseccomp-dev libc6-dev gcc pkg-config make conmon runc skopeo golang-github-containers-common busybox-static containernetworking-plugins iptables iproute2"
@@ -27,8 +29,8 @@ want=()
 for g in "${@:-all}"; do
 	case "$g" in
 	all) want+=(${groups[build]} ${groups[test]} ${groups[generate]} ${groups[runtimes]}) ;;
-	build | test | generate | bench | runtimes | crio | cluster) want+=(${groups[$g]}) ;;
-	*) echo "install-deps: unknown group $g (want build, test, generate, bench, runtimes, crio, cluster or all)" >&2; exit 2 ;;
+	build | test | generate | groups | bench | runtimes | crio | cluster) want+=(${groups[$g]}) ;;
+	*) echo "install-deps: unknown group $g (want build, test, generate, groups, bench, runtimes, crio, cluster or all)" >&2; exit 2 ;;
 	esac
 done
 

@@ -1,6 +1,6 @@
 package syscalls
 
-//go:generate go run ../scripts/gengroups -o zgroups.go
+//go:generate go run ../scripts/gengroups -input systemd-syscall-filter.txt -o zgroups.go
 
 // Group is a functional group of syscalls ("file I/O", "network", ...),
 // as a grouped profile splits its names. The table (zgroups.go) is made by

@@ -20,10 +20,17 @@
 //   - Any other name is "other".
 //
 // Only the groups are read: the "Unlisted System Calls" section depends on
-// the running kernel, not on systemd, and is ignored, so the output depends
-// only on systemd's version, which the file's header names.
+// the running kernel, not on systemd, and is ignored.
 //
-// Usage: go run ./scripts/gengroups -o syscalls/zgroups.go [-input FILE -version V]
+// The source is committed: syscalls/systemd-syscall-filter.txt holds
+// systemd-analyze's output (without that section) under a first line
+// "# VERSION", so `make generate` gives the same table on every machine,
+// whatever systemd it has. `make update-groups` refreshes it from the
+// installed systemd (-save).
+//
+// Usage: go run ./scripts/gengroups -input FILE -o syscalls/zgroups.go
+//
+//	go run ./scripts/gengroups -save FILE -o syscalls/zgroups.go
 package main
 
 import (
@@ -99,23 +106,30 @@ var extra = map[string][]string{
 
 func main() {
 	out := flag.String("o", "zgroups.go", "output file")
-	input := flag.String("input", "", "read systemd-analyze syscall-filter's output from this file instead of running it")
-	version := flag.String("version", "", "the systemd version that -input comes from")
+	input := flag.String("input", "", "read systemd-analyze syscall-filter's output from this file instead of running it; its first line may be \"# VERSION\"")
+	version := flag.String("version", "", "the systemd version that -input comes from (default: its first line)")
+	save := flag.String("save", "", "run systemd-analyze and save its output, with its version, to this file")
 	flag.Parse()
-	if err := run(*out, *input, *version); err != nil {
+	if err := run(*out, *input, *version, *save); err != nil {
 		log.Fatalf("gengroups: %v", err)
 	}
 }
 
-func run(out, input, version string) error {
+func run(out, input, version, save string) error {
 	var text []byte
 	var err error
 	if input != "" {
-		if version == "" {
-			return fmt.Errorf("-input needs -version")
-		}
 		if text, err = os.ReadFile(input); err != nil {
 			return err
+		}
+		if first, rest, ok := bytes.Cut(text, []byte("\n")); ok && bytes.HasPrefix(first, []byte("# ")) {
+			if version == "" {
+				version = string(first[2:])
+			}
+			text = rest
+		}
+		if version == "" {
+			return fmt.Errorf("%s names no systemd version on its first line: pass -version", input)
 		}
 	} else {
 		if text, err = exec.Command("systemd-analyze", "syscall-filter").Output(); err != nil {
@@ -126,6 +140,14 @@ func run(out, input, version string) error {
 			return fmt.Errorf("running systemd-analyze --version: %w", err)
 		}
 		version, _, _ = strings.Cut(string(v), "\n")
+		if i := bytes.Index(text, []byte("# Unlisted System Calls")); i >= 0 {
+			text = text[:i]
+		}
+		if save != "" {
+			if err := os.WriteFile(save, append([]byte("# "+version+"\n"), text...), 0o644); err != nil {
+				return err
+			}
+		}
 	}
 	sd, err := parse(bytes.NewReader(text))
 	if err != nil {
