@@ -64,11 +64,13 @@ const (
 	kSysrecMmapNone    = "sysrec sys_enter on the mmap workload, --args none"
 	kSysrecMmapDefault = "sysrec sys_enter on the mmap workload (default --args)"
 	kSysrecMmapAll     = "sysrec sys_enter on the mmap workload, --args all"
+	kSysrecTarNone     = "sysrec sys_enter on tar, --args none"
+	kSysrecTarDefault  = "sysrec sys_enter on tar (default --args)"
 	kBpftrace          = "bpftrace count map, traced process"
 )
 
 var kernelKinds = []string{kFloorRaw, kFloorBTF, kSysrecTracedNone, kSysrecTraced, kSysrecTracedAll, kSysrecUntraced,
-	kSysrecMmapNone, kSysrecMmapDefault, kSysrecMmapAll, kBpftrace}
+	kSysrecMmapNone, kSysrecMmapDefault, kSysrecMmapAll, kSysrecTarNone, kSysrecTarDefault, kBpftrace}
 
 // sysrecKinds are the kinds that run sysrec's own recorder: with which
 // argument groups, on the mmap workload or the microloop, and whether
@@ -76,6 +78,7 @@ var kernelKinds = []string{kFloorRaw, kFloorBTF, kSysrecTracedNone, kSysrecTrace
 var sysrecKinds = map[string]struct {
 	args   []profiles.ArgGroup
 	mmap   bool
+	tar    bool
 	traced bool
 }{
 	kSysrecTracedNone:  {args: []profiles.ArgGroup{}, traced: true},
@@ -85,6 +88,8 @@ var sysrecKinds = map[string]struct {
 	kSysrecMmapNone:    {args: []profiles.ArgGroup{}, mmap: true, traced: true},
 	kSysrecMmapDefault: {args: profiles.DefaultArgGroups, mmap: true, traced: true},
 	kSysrecMmapAll:     {args: profiles.ArgGroups, mmap: true, traced: true},
+	kSysrecTarNone:     {args: []profiles.ArgGroup{}, tar: true, traced: true},
+	kSysrecTarDefault:  {args: profiles.DefaultArgGroups, tar: true, traced: true},
 }
 
 func measureKernel(ctx context.Context, e *env, rounds int) (kernelResult, error) {
@@ -118,8 +123,11 @@ func kernelRun(ctx context.Context, e *env, kind string) (float64, error) {
 	loop := e.workloads[0].argv
 	runLoop := func() error { _, _, err := e.timed(ctx, loop); return err }
 	if k, ok := sysrecKinds[kind]; ok {
-		if k.mmap {
+		switch {
+		case k.mmap:
 			loop = mmapArgv(e.wl, e.loop)
+		case k.tar:
+			loop = e.workloads[1].argv
 		}
 		before, err := progIDs()
 		if err != nil {
@@ -214,12 +222,18 @@ func kernelRun(ctx context.Context, e *env, kind string) (float64, error) {
 	return 0, fmt.Errorf("unknown kind %q", kind)
 }
 
+// The --args choices whose load and attach the cost phase times.
+const argsDefault = "socket,namespaces"
+
+var argsChoices = []string{"none", argsDefault, "all"}
+
 // costResult is what sysrec itself costs.
 type costResult struct {
-	loadAttach []time.Duration
-	maps       []mapCost
-	targetSize uint32 // bytes of one target slot
-	maxTargets uint32
+	loadAttach     []time.Duration            // with the default --args
+	loadAttachArgs map[string][]time.Duration // by --args
+	maps           []mapCost
+	targetSize     uint32 // bytes of one target slot
+	maxTargets     uint32
 }
 
 type mapCost struct {
@@ -236,21 +250,30 @@ func measureCost(e *env, rounds int) (*costResult, error) {
 	res := &costResult{}
 	// Load and attach in a fresh sysrec process each time, as a user pays
 	// it, read from sysrec's own debug log.
+	// The argument groups decide how much code the verifier walks, so
+	// each choice of --args is timed, taking turns.
+	res.loadAttachArgs = map[string][]time.Duration{}
 	for r := 0; r < rounds; r++ {
-		cmd := exec.Command(e.sysrec, "--log-level", "debug", "record", "-o", filepath.Join(e.tmp, "la.json"), "--", "/bin/true")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return nil, fmt.Errorf("sysrec record -- /bin/true: %w\n%s", err, out)
+		for i := range argsChoices {
+			args := argsChoices[(i+r)%len(argsChoices)]
+			cmd := exec.Command(e.sysrec, "--log-level", "debug", "record", "--args", args, "-o", filepath.Join(e.tmp, "la.json"), "--", "/bin/true")
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				return nil, fmt.Errorf("sysrec record -- /bin/true: %w\n%s", err, out)
+			}
+			m := tookRE.FindSubmatch(out)
+			if m == nil {
+				return nil, fmt.Errorf("sysrec's debug log has no load time:\n%s", out)
+			}
+			d, err := time.ParseDuration(string(m[1]))
+			if err != nil {
+				return nil, err
+			}
+			res.loadAttachArgs[args] = append(res.loadAttachArgs[args], d)
+			if args == argsDefault {
+				res.loadAttach = append(res.loadAttach, d)
+			}
 		}
-		m := tookRE.FindSubmatch(out)
-		if m == nil {
-			return nil, fmt.Errorf("sysrec's debug log has no load time:\n%s", out)
-		}
-		d, err := time.ParseDuration(string(m[1]))
-		if err != nil {
-			return nil, err
-		}
-		res.loadAttach = append(res.loadAttach, d)
 	}
 
 	before := mapIDs()

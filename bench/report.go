@@ -125,8 +125,17 @@ func (r *report) writeKernel(b *strings.Builder) {
 
 func (r *report) writeCost(b *strings.Builder) {
 	b.WriteString("\n## sysrec's own cost\n\n")
-	fmt.Fprintf(b, "- Load and attach: median %s, slowest %s (from a fresh `sysrec` process each time).\n",
+	fmt.Fprintf(b, "- Load and attach: median %s, slowest %s (from a fresh `sysrec` process each time, with the default --args).\n",
 		median(r.cost.loadAttach).Round(time.Millisecond), maxOf(r.cost.loadAttach).Round(time.Millisecond))
+	var byArgs []string
+	for _, a := range argsChoices {
+		if ds := r.cost.loadAttachArgs[a]; len(ds) > 0 {
+			byArgs = append(byArgs, fmt.Sprintf("`--args %s` %s", a, median(ds).Round(time.Millisecond)))
+		}
+	}
+	if len(byArgs) > 0 {
+		fmt.Fprintf(b, "- Load and attach by argument groups, taking turns (the verifier walks the capture code of the chosen groups only): %s.\n", strings.Join(byArgs, ", "))
+	}
 	b.WriteString("- BPF maps (memlock as the kernel reports it):\n\n")
 	b.WriteString("| map | type | max entries | value bytes | memlock |\n|---|---|---:|---:|---:|\n")
 	for _, m := range r.cost.maps {
@@ -227,7 +236,16 @@ func (r *report) writeTargets(b *strings.Builder) {
 		untraced := ratio(r.kernel[kSysrecUntraced], r.kernel[kFloorBTF])
 		check("in-kernel cost on untraced processes ≤ 1.3× an empty program on the same attach point", fmt.Sprintf("%.2f× (%.1f / %.1f ns)", untraced, median(r.kernel[kSysrecUntraced]), median(r.kernel[kFloorBTF])), untraced <= 1.3)
 	}
-	for _, pair := range [][2]string{{kSysrecTraced, kSysrecTracedNone}, {kSysrecTracedAll, kSysrecTracedNone}, {kSysrecMmapDefault, kSysrecMmapNone}, {kSysrecMmapAll, kSysrecMmapNone}} {
+	// Argument capture: the in-kernel cost per syscall of the default
+	// groups against none is the target, on the microloop and tar; the
+	// wall times, which hold sysrec's start-up too, are reported.
+	for _, c := range []struct{ with, without, workload string }{{kSysrecTraced, kSysrecTracedNone, "microloop"}, {kSysrecTarDefault, kSysrecTarNone, "tar"}} {
+		if len(r.kernel[c.with]) > 0 && len(r.kernel[c.without]) > 0 {
+			q := ratio(r.kernel[c.with], r.kernel[c.without])
+			check(fmt.Sprintf("%s: in-kernel cost per syscall with the default --args ≤ 1.05× with --args none", c.workload), fmt.Sprintf("%.2f× (%.1f / %.1f ns)", q, median(r.kernel[c.with]), median(r.kernel[c.without])), q <= 1.05)
+		}
+	}
+	for _, pair := range [][2]string{{kSysrecTracedAll, kSysrecTracedNone}, {kSysrecMmapDefault, kSysrecMmapNone}, {kSysrecMmapAll, kSysrecMmapNone}} {
 		if len(r.kernel[pair[0]]) > 0 && len(r.kernel[pair[1]]) > 0 {
 			q := ratio(r.kernel[pair[0]], r.kernel[pair[1]])
 			fmt.Fprintf(&rows, "| in-kernel cost per syscall: %s, against --args none (reported) | %.2f× (%.1f / %.1f ns) | — |\n", pair[0], q, median(r.kernel[pair[0]]), median(r.kernel[pair[1]]))
@@ -237,7 +255,7 @@ func (r *report) writeTargets(b *strings.Builder) {
 		for _, w := range []string{"microloop", "tar"} {
 			if walls := r.wall.walls[w]; len(walls["sysrec"]) > 0 && len(walls["sysrec-args-none"]) > 0 {
 				q := ratio(walls["sysrec"], walls["sysrec-args-none"])
-				check(fmt.Sprintf("%s under `sysrec record` (default --args) ≤ 1.05× under `sysrec record --args none`", w), fmt.Sprintf("%.3f×", q), q <= 1.05)
+				fmt.Fprintf(&rows, "| %s under `sysrec record` (default --args) against `--args none`, start-up included (reported) | %.3f× | — |\n", w, q)
 			}
 		}
 		if walls := r.wall.walls["mmap"]; len(walls["sysrec-args-all"]) > 0 && len(walls["sysrec-args-none"]) > 0 {
