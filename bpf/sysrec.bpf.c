@@ -812,6 +812,19 @@ static __always_inline __u32 tag_of(struct bpf_local_storage *ls)
 	return *(__u32 *)sd->data;
 }
 
+// slot_capture finishes sys_enter for a captured native syscall nr that
+// the current task, of target tag, has made before: the values go straight
+// to the target, not the task's entry. Like slot_first, it is a call of
+// its own that nothing of sys_enter's is live across, so the fast path
+// stays as short for every other syscall.
+static __noinline int slot_capture(__u32 tag, __u32 nr)
+{
+	struct target *t = get_target(tag);
+	if (t)
+		capture_args(t, ABI_NATIVE, nr, bpf_get_current_task_btf());
+	return 0;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
@@ -830,12 +843,8 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 			*word |= bit;
 			return slot_first(slot->tag, id);
 		}
-		if (arg_kinds && (arg_syscalls[ABI_NATIVE][w] & bit)) {
-			// Values go straight to the target, not the task's entry.
-			struct target *t = get_target(slot->tag);
-			if (t)
-				capture_args(t, ABI_NATIVE, id, task);
-		}
+		if (arg_kinds && (arg_syscalls[ABI_NATIVE][w] & bit))
+			return slot_capture(slot->tag, id);
 		return 0;
 	}
 	__u32 tag = tag_of(ls);
@@ -977,7 +986,15 @@ static __always_inline long syscall_nr(struct task_struct *task)
 #if defined(__TARGET_ARCH_x86)
 	return regs->orig_ax;
 #else
-	return regs->syscallno;
+	// pt_regs.syscallno is an int on arm64. Knowing that its sign
+	// extension fits in 32 bits, the compiler would turn the callers'
+	// bounds checks into 32-bit compares, which the 6.1 verifier does not
+	// carry over to the 64-bit register that then indexes the bitmaps
+	// ("R1 unbounded memory access"). Hidden behind the barrier, the
+	// value is checked in 64 bits.
+	long nr = regs->syscallno;
+	asm volatile("" : "+r"(nr));
+	return nr;
 #endif
 }
 
