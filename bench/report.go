@@ -113,7 +113,7 @@ func (r *report) writeWall(b *strings.Builder) {
 
 func (r *report) writeKernel(b *strings.Builder) {
 	b.WriteString("\n## In-kernel time per program run\n\n")
-	b.WriteString("From `kernel.bpf_stats_enabled` (BPF_ENABLE_STATS), over the microloop (getppid, whose arguments no group captures: the cost of the one bit test) or, where a row says so, the mmap workload (mmap and mprotect, whose arguments `--args all` captures); the statistics themselves add their own cost to every figure alike.\n\n")
+	b.WriteString("From `kernel.bpf_stats_enabled` (BPF_ENABLE_STATS), over the microloop (getppid, whose arguments no group captures: the cost of the one bit test) or, where a row says so, the mmap workload (mmap and mprotect, whose arguments `--args all` captures) or ten runs of the tar workload; the statistics themselves add their own cost to every figure alike.\n\n")
 	b.WriteString("| program | ns per run |\n|---|---:|\n")
 	for _, k := range kernelKinds {
 		if len(r.kernel[k]) > 0 {
