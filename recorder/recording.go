@@ -5,7 +5,6 @@ import (
 	"slices"
 	"sort"
 
-
 	"github.com/sysrec/sysrec/bpf"
 	"github.com/sysrec/sysrec/profiles"
 	"github.com/sysrec/sysrec/profiles/provenance"
