@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin/sysrec
 
-.PHONY: all build demo test fuzz lint generate check-generated update-groups deps bench clean image
+.PHONY: all build demo test fuzz lint generate check-generated update-groups deps bench clean image test-kernels
 
 all: build
 
@@ -66,6 +66,15 @@ test: lint check-generated
 	SYSREC_KUBE_BIN=$$(scripts/kube-build.sh) $(GO) test -count=1 ./...; \
 	status=$$?; scripts/cluster.sh stop; scripts/crio.sh stop; scripts/containerd.sh stop; exit $$status
 	$(MAKE) fuzz FUZZTIME=15s
+
+# Boots Debian 12's 6.1 kernels, x86_64 and arm64, under qemu (TCG: no
+# KVM needed), one at a time, and runs the recorder's tests and sysrec
+# record inside each (scripts/test-kernels.sh, docs/kernels.md). Needs
+# root; downloads are cached in /var/lib/sysrec-test/kernels.
+# KERNELS=x86_64-6.1 runs one of them.
+KERNELS ?=
+test-kernels:
+	GO=$(GO) scripts/test-kernels.sh $(KERNELS)
 
 # Runs every fuzz target for FUZZTIME (FUZZTIME=10m for a longer run) and
 # fails when one finds a failing input or makes fewer than MINEXECS

@@ -403,7 +403,7 @@ func (r *Recorder) loadCapture(spec *ebpf.CollectionSpec, kernel kernelBTF, name
 		"events":      r.objs.Events,
 	}
 	if err := one.LoadAndAssign(&objs, opts); err != nil {
-		return fmt.Errorf("loading eBPF program %s, which captures what seccomp filters deny: %w", name, privilegeHint(err))
+		return loadError(fmt.Sprintf("loading eBPF program %s, which captures what seccomp filters deny", name), err, name)
 	}
 	l, err := link.AttachTracing(link.TracingOptions{Program: objs.Prog, AttachType: attach})
 	if err != nil {
@@ -859,10 +859,12 @@ func (o *objects) load(spec *ebpf.CollectionSpec, kernel kernelBTF, containers, 
 		if err == nil {
 			return nil
 		}
-		log.Debug("the fast sys_enter program was rejected; using the portable one", "err", fmt.Sprintf("%+v", err))
+		log.Debug("the fast sys_enter program was rejected; using the portable one",
+			"err", fmt.Sprintf("%+v", loadError("loading eBPF objects", err, append(names, "sys_enter")...)))
 	}
-	if err := o.loadWith(spec, append(names, "sys_enter_portable"), opts); err != nil {
-		return fmt.Errorf("loading eBPF objects: %w", privilegeHint(err))
+	names = append(names, "sys_enter_portable")
+	if err := o.loadWith(spec, names, opts); err != nil {
+		return loadError("loading eBPF objects", err, names...)
 	}
 	return nil
 }
@@ -982,14 +984,6 @@ func kernelBefore(release string, major, minor int) bool {
 		return true
 	}
 	return ma < major || (ma == major && mi < minor)
-}
-
-// privilegeHint adds what to do to a permission error from the kernel.
-func privilegeHint(err error) error {
-	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		return fmt.Errorf("%w: run as root or grant CAP_BPF and CAP_PERFMON", err)
-	}
-	return err
 }
 
 // Target is one recorded process tree.

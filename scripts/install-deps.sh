@@ -11,6 +11,7 @@
 #   scripts/install-deps.sh runtimes  containerd, runc, crun, busybox-static, CNI plugins
 #   scripts/install-deps.sh crio      what building and running CRI-O needs (conmon, skopeo, ...)
 #   scripts/install-deps.sh cluster   what scripts/cluster.sh's test cluster needs (both runtimes, CNI, openssl, ...)
+#   scripts/install-deps.sh kernels   what make test-kernels needs: qemu (x86_64, arm64), cpio, gcc -m32 and an arm64 cross gcc
 #   scripts/install-deps.sh all       test, generate and runtimes
 set -euo pipefail
 
@@ -22,6 +23,9 @@ declare -A groups=(
 	[bench]="strace bpftrace linux-perf gcc libc6-dev tar"
 	[runtimes]="containerd runc crun busybox-static containernetworking-plugins"
 	[crio]="libseccomp-dev libc6-dev gcc pkg-config make conmon runc skopeo golang-github-containers-common busybox-static containernetworking-plugins iptables iproute2"
+	# gcc-12-multilib, not gcc-multilib: that conflicts with the cross
+	# compilers (both own the asm include link), gcc-12-multilib does not.
+	[kernels]="qemu-system-x86 qemu-system-arm cpio gcc-12-multilib gcc-aarch64-linux-gnu libc6-dev-arm64-cross busybox-static strace gzip"
 	[cluster]="containerd runc libseccomp-dev libc6-dev gcc pkg-config make conmon skopeo golang-github-containers-common busybox-static containernetworking-plugins iptables iproute2 openssl curl util-linux tar"
 )
 
@@ -29,8 +33,8 @@ want=()
 for g in "${@:-all}"; do
 	case "$g" in
 	all) want+=(${groups[build]} ${groups[test]} ${groups[generate]} ${groups[runtimes]}) ;;
-	build | test | generate | groups | bench | runtimes | crio | cluster) want+=(${groups[$g]}) ;;
-	*) echo "install-deps: unknown group $g (want build, test, generate, groups, bench, runtimes, crio, cluster or all)" >&2; exit 2 ;;
+	build | test | generate | groups | bench | runtimes | crio | cluster | kernels) want+=(${groups[$g]}) ;;
+	*) echo "install-deps: unknown group $g (want build, test, generate, groups, bench, runtimes, crio, cluster, kernels or all)" >&2; exit 2 ;;
 	esac
 done
 
