@@ -82,7 +82,7 @@ func merge(c *cli.Context) error {
 	}
 	var inputs []*provenance.File
 	for i, path := range paths {
-		f, err := inputProvenance(path, ps[i])
+		f, err := syscallexplain.Input(path, ps[i])
 		if err != nil {
 			return err
 		}
@@ -99,23 +99,6 @@ func merge(c *cli.Context) error {
 		return err
 	}
 	return writeSidecar(sidecar, c.String("output"), data, provenance.Merge("", inputs...))
-}
-
-// inputProvenance is the provenance of an input of merge: its own, where
-// it has one, else one recording of each syscall it allows.
-func inputProvenance(path string, p *profiles.Profile) (*syscallexplain.Source, error) {
-	src, err := syscallexplain.Find(path)
-	if err != nil {
-		return nil, err
-	}
-	if src.File == nil {
-		src.File = provenance.Recorded(filepath.Base(path), profiles.Used(p), nil, nil)
-		src.Warning = ""
-		if src.IndexErr != nil {
-			src.Warning = fmt.Sprintf("%s counts as one recording: %v", path, src.IndexErr)
-		}
-	}
-	return src, nil
 }
 
 // provenanceFlag is --provenance, which sidecarFile reads.
@@ -155,12 +138,11 @@ func writeSidecar(f *atomicfile.File, output string, data []byte, prov *provenan
 	if f == nil {
 		return nil
 	}
-	prov.Profile = ""
+	name := ""
 	if output != "-" {
-		prov.Profile = filepath.Base(output)
+		name = filepath.Base(output)
 	}
-	prov.ProfileSHA256 = provenance.Digest(data)
-	enc, err := provenance.Encode(prov)
+	enc, err := provenance.Describe(prov, name, data)
 	if err != nil {
 		return err
 	}

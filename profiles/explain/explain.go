@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -461,4 +462,21 @@ func clean(s string) string {
 		return strconv.Quote(s)
 	}
 	return s
+}
+
+// Input is the provenance of a profile that is merged with others: its
+// own, where it has one, else one recording of each syscall it allows.
+func Input(path string, p *profiles.Profile) (*Source, error) {
+	src, err := Find(path)
+	if err != nil {
+		return nil, err
+	}
+	if src.File == nil {
+		src.File = provenance.Recorded(filepath.Base(path), profiles.Used(p), nil, nil)
+		src.Warning = ""
+		if src.IndexErr != nil {
+			src.Warning = fmt.Sprintf("%s counts as one recording: %v", path, src.IndexErr)
+		}
+	}
+	return src, nil
 }

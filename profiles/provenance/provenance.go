@@ -255,3 +255,11 @@ func Inline(data []byte, key string) []byte {
 	}
 	return out
 }
+
+// Describe encodes f as the sidecar of the profile whose file is named
+// name ("" for one on stdout) and whose bytes are data.
+func Describe(f *File, name string, data []byte) ([]byte, error) {
+	f.Profile = name
+	f.ProfileSHA256 = Digest(data)
+	return Encode(f)
+}
