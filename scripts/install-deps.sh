@@ -4,7 +4,7 @@
 # only when something is missing.
 #
 #   scripts/install-deps.sh build     gcc, libseccomp's headers, pkg-config (cgo)
-#   scripts/install-deps.sh test      strace, gcc, libseccomp (resolver and headers), chromium (sysrec report), ...
+#   scripts/install-deps.sh test      strace, gcc (and gcc -m32), libseccomp (resolver and headers), chromium (sysrec report), ...
 #   scripts/install-deps.sh generate  clang-14, llvm-14, libbpf-dev
 #   scripts/install-deps.sh groups    systemd (systemd-analyze, for make update-groups)
 #   scripts/install-deps.sh bench     strace, bpftrace, linux-perf, gcc
@@ -17,7 +17,7 @@ set -euo pipefail
 
 declare -A groups=(
 	[build]="gcc libc6-dev libseccomp-dev pkg-config"
-	[test]="strace gcc libc6-dev seccomp libseccomp-dev pkg-config util-linux chromium"
+	[test]="strace gcc libc6-dev gcc-12-multilib seccomp libseccomp-dev pkg-config util-linux chromium"
 	[generate]="clang-14 llvm-14 libbpf-dev"
 	[groups]="systemd"
 	[bench]="strace bpftrace linux-perf gcc libc6-dev tar"

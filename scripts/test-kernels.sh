@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make test-kernels: boots Debian's kernels under qemu (TCG emulation: no
-# KVM is needed) and runs, inside each, the recorder's tests and
-# `sysrec record` end to end, from static binaries built from the tree.
+# KVM is needed) and runs, inside each, the recorder's and the CLI's
+# tests, `sysrec record` and `sysrec run` end to end, from static
+# binaries built from the tree.
 #
 #   scripts/test-kernels.sh [--prepare] [KERNEL...]
 #
@@ -13,11 +14,13 @@
 #
 # Each guest boots from an initramfs: busybox-static of the guest's
 # architecture, scripts/kernels/init as /init, the recorder's test binary
-# (CGO_ENABLED=0 go test -c), a static sysrec (cgo, libseccomp.a linked
-# in; CGO_ENABLED=0 where that build fails), the tests' C workload built
-# with gcc -static at the path where internal/testenv looks for it, and
-# strace with its libraries. /init prints marker lines on the serial
-# console (see its header); the guest passes when it prints
+# (CGO_ENABLED=0 go test -c), sysrec and the CLI's test binary (cgo,
+# libseccomp.a linked in statically), the tests' C programs built with
+# gcc -static where internal/testenv looks for them (the workload, and
+# on x86_64 the i386 program, gcc -m32), real tools (dash as /bin/sh,
+# coreutils, tar, find) and strace, with their libraries, and the files
+# of the tree that the tests read. /init prints marker lines on the
+# serial console (see its header); the guest passes when it prints
 # "SYSREC-KTEST DONE PASS". A guest that does not boot, hangs (qemu runs
 # under timeout), or fails a test fails the kernel.
 #
@@ -25,36 +28,39 @@
 # (/var/lib/sysrec-test/kernels):
 #   debs/                the .debs, from apt-get download
 #   <kernel>/vmlinuz-*   the kernel, extracted from its .deb
-#   sysroot-arm64/       arm64 busybox, strace, libc and libseccomp-dev
+#   sysroot-arm64/       arm64 busybox, strace, libc, libseccomp-dev and
+#                        the tools
 #   build/<kernel>/      the initramfs and its tree (rebuilt each run)
 #   logs/<kernel>.log    the guest's serial console of the last run
 #
 # Environment: SYSREC_KERNEL_TIMEOUT (seconds a guest may run, default
-# 900), SYSREC_KERNEL_ABI (e.g. 57: that ABI instead of the newest that
+# 1800), SYSREC_KERNEL_ABI (e.g. 57: that ABI instead of the newest that
 # apt knows), SYSREC_KERNEL_TEST_SKIP (a -test.skip pattern of more
-# recorder tests to leave out), SYSREC_KERNEL_CPUS (the guest's CPUs,
-# default 1), GO (the go command).
+# tests to leave out), SYSREC_KERNEL_CPUS (the guest's CPUs, default 1),
+# GO (the go command).
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 
 GO=${GO:-go}
 cache=${SYSREC_KERNELS_CACHE:-/var/lib/sysrec-test/kernels}
-guest_timeout=${SYSREC_KERNEL_TIMEOUT:-900}
+guest_timeout=${SYSREC_KERNEL_TIMEOUT:-1800}
 # One CPU: with two, the x86_64 6.1 guest under TCG livelocks in the
 # kernel's int3 text patching (syscall_trace_enter, when a test attaches
 # or detaches sys_enter) and reports soft lockups.
 guest_cpus=${SYSREC_KERNEL_CPUS:-1}
 all_kernels=(x86_64-6.1 arm64-6.1)
 
-# Tests that cannot pass in a guest: two need a container runtime; the
-# origin tests tell executables apart by inode, and busybox's ls, sh and
-# sleep are all one file.
-skip_tests='^(TestContainerRecording|TestRunningContainersAreAdopted|TestOrigins|TestContainerOrigins)$'
-# More to skip, a -test.skip pattern (e.g. to get past a test that hangs
-# a guest while it is being looked into).
+# Tests that cannot run in a guest, which has no container runtime and
+# no Kubernetes: make test runs them on this VM. The recorder's:
+skip_tests='^(TestContainerRecording|TestRunningContainersAreAdopted)$'
+# The CLI's (cmd/sysrec):
+skip_cli_tests='^(TestRecordContainers|TestRecordContainersCrun|TestRecordContainersLiveView|TestRecordContainersWithoutCRI|TestRecordCtrContainers|TestRecordFiftyConcurrentContainers|TestRecordRunningContainers|TestRecordContainersFlushAndContinue|TestRecordContainersProvenance|TestArgRulesContainers|TestDiffContainer|TestViolationsAttribution|TestControllerPromoteRecordingsAgainstAPIServer)$'
+# More to skip, a -test.skip pattern of either package's tests (e.g. to
+# get past a test that hangs a guest while it is being looked into).
 if [ -n "${SYSREC_KERNEL_TEST_SKIP:-}" ]; then
 	skip_tests="$skip_tests|$SYSREC_KERNEL_TEST_SKIP"
+	skip_cli_tests="$skip_cli_tests|$SYSREC_KERNEL_TEST_SKIP"
 fi
 
 # Which sys_enter program each kernel is expected to load; empty to only
@@ -157,7 +163,7 @@ arm64_sysroot() {
 	ensure_arm64_apt
 	local root=$cache/sysroot-arm64 pkg deb
 	mkdir -p "$root/.done"
-	for pkg in busybox-static libc6 strace libseccomp2 libseccomp-dev; do
+	for pkg in busybox-static libc6 strace libseccomp2 libseccomp-dev $guest_tool_packages; do
 		deb=$(fetch "$pkg:arm64")
 		if [ ! -e "$root/.done/$(basename "$deb")" ]; then
 			dpkg-deb -x "$deb" "$root"
@@ -165,6 +171,35 @@ arm64_sysroot() {
 		fi
 	done
 	echo "$root"
+}
+
+# The real programs that the tests run (ls, sh, tar, find, ...): the
+# origin tests tell executables apart by inode, and busybox's applets are
+# all one file; strace -f is the reference for what they make. Copied
+# from the host on x86_64, from the arm64 packages' files on arm64.
+# /bin/true stays busybox's, static: TestContainerChurn runs it 5000
+# times, and a dynamic one takes 3.5 times as long under TCG.
+guest_tools="dash ls cat cp mv rm mkdir rmdir touch ln chmod sleep uname tr echo env sort head tail wc id readlink stat date tar find"
+guest_tool_packages="dash coreutils tar findutils libselinux1 libacl1 libattr1 libpcre2-8-0"
+
+# add_tools ROOT SYSROOT copies guest_tools, with their libraries, from
+# SYSROOT ("" for the host) into ROOT's /bin, where they take the place
+# of busybox's applets; dash is /bin/sh.
+add_tools() {
+	local root=$1 sysroot=$2 tool src
+	for tool in $guest_tools; do
+		src=""
+		for dir in /bin /usr/bin; do
+			if [ -f "$sysroot$dir/$tool" ]; then
+				src=$sysroot$dir/$tool
+				break
+			fi
+		done
+		[ -n "$src" ] || die "no $tool under ${sysroot:-/}bin or usr/bin"
+		cp -L "$src" "$root/bin/$tool"
+		copy_elf_deps "$root" "$sysroot" "$src"
+	done
+	ln -sf dash "$root/bin/sh"
 }
 
 # copy_elf_deps ROOT SYSROOT FILE copies FILE's shared libraries, and
@@ -202,6 +237,11 @@ build_image() {
 	root=$cache/build/$k/root
 	img=$cache/build/$k/initrd.cpio.gz
 	rm -rf "$root" && mkdir -p "$root"/{bin,sysrec,tmp,proc,sys,dev,run,root,etc}
+	# The files of the tree that the tests read, by paths relative to
+	# their package's directory, where /init runs them.
+	mkdir -p "$root"/src/{recorder,cmd/sysrec,profiles}
+	cp -r deploy "$root/src/deploy"
+	cp -r profiles/testdata "$root/src/profiles/testdata"
 	case "$arch" in
 	amd64)
 		goarch=amd64 cc=gcc
@@ -209,7 +249,7 @@ build_image() {
 		mkdir -p "$root/usr/bin"
 		cp /usr/bin/strace "$root/usr/bin/strace"
 		copy_elf_deps "$root" "" /usr/bin/strace
-		gcc -m32 -static -O2 -o "$root/sysrec/compat-i386" scripts/kernels/compat.c
+		add_tools "$root" ""
 		;;
 	arm64)
 		goarch=arm64 cc=aarch64-linux-gnu-gcc
@@ -218,37 +258,46 @@ build_image() {
 		mkdir -p "$root/usr/bin"
 		cp "$sysroot/usr/bin/strace" "$root/usr/bin/strace"
 		copy_elf_deps "$root" "$sysroot" "$sysroot/usr/bin/strace"
+		add_tools "$root" "$sysroot"
 		;;
 	esac
 	log "$k: building the test binaries (GOARCH=$goarch)"
 	CGO_ENABLED=0 GOARCH=$goarch "$GO" test -c -o "$root/sysrec/recorder.test" ./recorder
+	# sysrec and the CLI's tests (which run their test binary as sysrec)
+	# with cgo, for libseccomp, linked statically: the guest has no
+	# shared libseccomp. For arm64 from the arm64 libseccomp-dev.
 	local cgo_env=(CGO_ENABLED=1 "GOARCH=$goarch" "CC=$cc")
 	if [ -n "$sysroot" ]; then
 		cgo_env+=(PKG_CONFIG_SYSROOT_DIR="$sysroot" PKG_CONFIG_LIBDIR="$sysroot/usr/lib/aarch64-linux-gnu/pkgconfig")
 	fi
-	if ! env "${cgo_env[@]}" "$GO" build -trimpath -tags osusergo,netgo \
-		-ldflags '-s -w -linkmode external -extldflags "-static"' -o "$root/sysrec/sysrec" ./cmd/sysrec >"$cache/build/$k/sysrec-cgo.log" 2>&1; then
-		log "$k: the static cgo build of sysrec failed ($cache/build/$k/sysrec-cgo.log); using CGO_ENABLED=0"
-		CGO_ENABLED=0 GOARCH=$goarch "$GO" build -o "$root/sysrec/sysrec" ./cmd/sysrec
-	fi
-	# The tests' C workload, where internal/testenv.WorkloadPath looks
-	# for it in the guest (TMPDIR=/tmp there).
+	local static=(-trimpath -tags osusergo,netgo -ldflags '-s -w -linkmode external -extldflags "-static"')
+	env "${cgo_env[@]}" "$GO" build "${static[@]}" -o "$root/sysrec/sysrec" ./cmd/sysrec >"$cache/build/$k/cgo.log" 2>&1 &&
+		env "${cgo_env[@]}" "$GO" test -c "${static[@]}" -o "$root/sysrec/sysrec.test" ./cmd/sysrec >>"$cache/build/$k/cgo.log" 2>&1 ||
+		die "$k: the static cgo build of sysrec or its tests failed: $(tail -n 20 "$cache/build/$k/cgo.log")"
+	# The tests' C programs, where internal/testenv looks for them in the
+	# guest (TMPDIR=/tmp there), since the guest has no gcc: the workload,
+	# and on x86_64 the static i386 program.
 	workload=/tmp/sysrec-workload-$(sha256sum internal/testenv/testdata/workload.c | cut -c1-12)/workload
 	mkdir -p "$root$(dirname "$workload")"
 	$cc -static -O2 -pthread -o "$root$workload" internal/testenv/testdata/workload.c
+	local i386=""
+	if [ "$arch" = amd64 ]; then
+		i386=/tmp/sysrec-i386-$(sha256sum internal/testenv/testdata/i386.c | cut -c1-12)/i386
+		mkdir -p "$root$(dirname "$i386")"
+		gcc -m32 -static -O2 -o "$root$i386" internal/testenv/testdata/i386.c
+	fi
 	chmod -R a+rX "$root/tmp"
 	chmod 1777 "$root/tmp"
 
 	cp scripts/kernels/init "$root/init"
 	chmod 755 "$root/init"
-	local scmp=SCMP_ARCH_X86_64 i386=1
-	if [ "$arch" = arm64 ]; then
-		scmp=SCMP_ARCH_AARCH64 i386=""
-	fi
+	local scmp=SCMP_ARCH_X86_64
+	[ "$arch" = arm64 ] && scmp=SCMP_ARCH_AARCH64
 	cat >"$root/sysrec/env" <<-EOF
 		SYSREC_ARCH=$scmp
 		SYSREC_I386=$i386
 		SYSREC_TEST_SKIP='$skip_tests'
+		SYSREC_CLI_TEST_SKIP='$skip_cli_tests'
 		export SYSREC_WANT_SYS_ENTER='${want_sys_enter[$k]}'
 	EOF
 	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -1 >"$img.tmp"

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -70,10 +71,24 @@ func RequireTool(t testing.TB, name string) string {
 //go:embed testdata/workload.c
 var workloadSource []byte
 
+//go:embed testdata/i386.c
+var i386Source []byte
+
+// program is a C test program, built with gcc once per source version and
+// kept in the temporary directory, so test binaries share it.
+type program struct {
+	name  string
+	src   []byte
+	flags []string
+
+	once sync.Once
+	path string
+	err  error
+}
+
 var (
-	workloadOnce sync.Once
-	workloadPath string
-	workloadErr  error
+	workload = &program{name: "workload", src: workloadSource, flags: []string{"-static", "-O2", "-pthread"}}
+	i386     = &program{name: "i386", src: i386Source, flags: []string{"-m32", "-static", "-O2"}}
 )
 
 // Workload returns the path of the compiled testdata/workload.c. It is
@@ -81,28 +96,53 @@ var (
 // directory, so test binaries share it.
 func Workload(t testing.TB) string {
 	t.Helper()
-	gcc := "gcc"
-	if _, err := os.Stat(WorkloadPath()); err != nil {
-		gcc = RequireTool(t, "gcc")
-	}
-	workloadOnce.Do(func() { workloadPath, workloadErr = BuildWorkload(gcc) })
-	if workloadErr != nil {
-		t.Fatal(workloadErr)
-	}
-	return workloadPath
+	return workload.get(t)
 }
 
 // WorkloadPath is where Workload keeps the binary built from the current
 // source. A host without gcc can be handed one built elsewhere there.
-func WorkloadPath() string {
-	sum := sha256.Sum256(workloadSource)
-	return filepath.Join(os.TempDir(), fmt.Sprintf("sysrec-workload-%x", sum[:6]), "workload")
-}
+func WorkloadPath() string { return workload.cachePath() }
 
 // BuildWorkload compiles testdata/workload.c with gcc, unless a binary of
 // the current source is already at WorkloadPath, and returns its path.
-func BuildWorkload(gcc string) (string, error) {
-	bin := WorkloadPath()
+func BuildWorkload(gcc string) (string, error) { return workload.build(gcc) }
+
+// I386Program returns the path of testdata/i386.c built with
+// gcc -m32 -static (gcc-12-multilib): a static i386 program that makes
+// _llseek, and sysinfo when its argument is "sysinfo". It skips t where
+// gcc cannot build i386 programs (a failure under SYSREC_REQUIRE_BPF=1).
+func I386Program(t testing.TB) string {
+	t.Helper()
+	return i386.get(t)
+}
+
+// I386ProgramPath is where I386Program keeps the binary built from the
+// current source; make test-kernels puts one there in its guests.
+func I386ProgramPath() string { return i386.cachePath() }
+
+func (p *program) get(t testing.TB) string {
+	t.Helper()
+	gcc := "gcc"
+	if _, err := os.Stat(p.cachePath()); err != nil {
+		gcc = RequireTool(t, "gcc")
+	}
+	p.once.Do(func() { p.path, p.err = p.build(gcc) })
+	if p.err != nil {
+		if p == i386 {
+			Skip(t, "gcc cannot build an i386 program (scripts/install-deps.sh test installs gcc-12-multilib): %v", p.err)
+		}
+		t.Fatal(p.err)
+	}
+	return p.path
+}
+
+func (p *program) cachePath() string {
+	sum := sha256.Sum256(p.src)
+	return filepath.Join(os.TempDir(), fmt.Sprintf("sysrec-%s-%x", p.name, sum[:6]), p.name)
+}
+
+func (p *program) build(gcc string) (string, error) {
+	bin := p.cachePath()
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil
 	}
@@ -116,16 +156,17 @@ func BuildWorkload(gcc string) (string, error) {
 		return "", err
 	}
 	defer os.RemoveAll(tmp)
-	src := filepath.Join(tmp, "workload.c")
-	if err := os.WriteFile(src, workloadSource, 0o644); err != nil {
+	src := filepath.Join(tmp, p.name+".c")
+	if err := os.WriteFile(src, p.src, 0o644); err != nil {
 		return "", err
 	}
-	out, err := exec.Command(gcc, "-static", "-O2", "-pthread", "-o", filepath.Join(tmp, "workload"), src).CombinedOutput()
+	args := append(slices.Clone(p.flags), "-o", filepath.Join(tmp, p.name), src)
+	out, err := exec.Command(gcc, args...).CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("gcc -static workload.c: %v\n%s", err, out)
+		return "", fmt.Errorf("gcc %s %s.c: %v\n%s", strings.Join(p.flags, " "), p.name, err, out)
 	}
 	// Test binaries of several packages may race here: rename is atomic.
-	if err := os.Rename(filepath.Join(tmp, "workload"), bin); err != nil {
+	if err := os.Rename(filepath.Join(tmp, p.name), bin); err != nil {
 		return "", err
 	}
 	return bin, nil
