@@ -142,6 +142,33 @@ func TestVerifierRejection(t *testing.T) {
 	}
 }
 
+// In the auto mode a rejected fentry program means no capture, and a
+// warning: it is sysrec's program, not the kernel's policy. Where the
+// kernel refuses fentry anyway (as this project's VM does, with EPERM
+// before any verifier runs) there is nothing to reject; make
+// test-kernels runs it on Debian's 6.1 kernels, which allow fentry.
+func TestAutoCaptureRejected(t *testing.T) {
+	if got := newRecorder(t, Options{FilterCapture: CaptureAuto}).FilterCapture(); got != CaptureEntry {
+		t.Skipf("this kernel refuses fentry on the seccomp entry (auto capture: %q), verifier or not", got)
+	}
+	var logs syncBuffer
+	r := newRecorder(t, Options{
+		FilterCapture: CaptureAuto,
+		Logger:        slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		editSpec: func(spec *ebpf.CollectionSpec) {
+			// It dereferences a scalar at its second instruction.
+			p := spec.Programs["secure_computing"]
+			p.Instructions[1] = asm.LoadMem(asm.R0, asm.R0, 0, asm.DWord).WithMetadata(p.Instructions[1].Metadata)
+		},
+	})
+	if got := r.FilterCapture(); got != CaptureNone {
+		t.Errorf("auto capture with a rejected program: got mode %q, want %q", got, CaptureNone)
+	}
+	if got := logs.String(); !strings.Contains(got, "level=WARN") || !strings.Contains(got, "verifier rejected") {
+		t.Errorf("auto capture with a rejected program: got log %q, want a warning that the verifier rejected it", got)
+	}
+}
+
 // syncBuffer is a bytes.Buffer that a logger may write from several
 // goroutines.
 type syncBuffer struct {

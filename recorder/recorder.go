@@ -111,6 +111,9 @@ type Options struct {
 	// portable loads sys_enter_portable even where sys_enter loads, so
 	// tests cover the fallback.
 	portable bool
+	// editSpec, when set, changes the prepared objects before they load,
+	// so tests cover what a kernel's verifier may reject.
+	editSpec func(*ebpf.CollectionSpec)
 }
 
 // Recorder holds the loaded programs and their links. It is safe for
@@ -298,6 +301,9 @@ func New(opts Options) (*Recorder, error) {
 		}
 	}
 
+	if opts.editSpec != nil {
+		opts.editSpec(spec)
+	}
 	r := &Recorder{log: log, host: h, cgroupFS: -1, commandTargets: commandTargets,
 		names: map[uint64]string{}, prov: map[uint32]*targetOrigins{}}
 	if err := r.objs.load(spec, kernel, len(opts.ContainerRoots) > 0, opts.portable, log); err != nil {
@@ -352,7 +358,8 @@ func New(opts Options) (*Recorder, error) {
 // attachCapture loads and attaches the program that captures what
 // seccomp filters deny, as mode asks. In CaptureAuto mode, a kernel that
 // refuses fentry (lockdown, a BPF LSM policy, no ftrace) means no capture,
-// which is logged; in CaptureEntry mode it is an error. The attempt
+// which is logged, at warning level when the verifier rejected the
+// program; in CaptureEntry mode it is an error. The attempt
 // reuses the kernel BTF that the other programs were loaded with, so a
 // refusal costs well under a millisecond.
 func (r *Recorder) attachCapture(spec *ebpf.CollectionSpec, kernel kernelBTF, mode FilterCapture) error {
@@ -376,6 +383,11 @@ func (r *Recorder) attachCapture(spec *ebpf.CollectionSpec, kernel kernelBTF, mo
 	}
 	if mode == CaptureEntry {
 		return err
+	}
+	if errors.Is(err, ErrVerifierRejected) {
+		// Not the kernel's policy but sysrec's program: say it.
+		r.log.Warn("syscalls that a seccomp filter denies will not be recorded: the kernel's verifier rejected the fentry program; the sys-exit capture mode records them on any kernel", "err", err)
+		return nil
 	}
 	// Said only if a task under a filter is recorded (Recording.Filtered).
 	r.log.Debug("syscalls that a seccomp filter denies will not be recorded: this kernel refuses fentry", "err", err)
