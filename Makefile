@@ -68,8 +68,8 @@ test: lint check-generated
 	$(MAKE) fuzz FUZZTIME=15s
 
 # Boots Debian 12's 6.1 kernels, x86_64 and arm64, under qemu (TCG: no
-# KVM needed), one at a time, and runs the recorder's tests and sysrec
-# record inside each (scripts/test-kernels.sh, docs/kernels.md). Needs
+# KVM needed), one at a time, and runs the recorder's and the CLI's tests,
+# sysrec record and sysrec run inside each (scripts/test-kernels.sh, docs/kernels.md). Needs
 # root; downloads are cached in /var/lib/sysrec-test/kernels.
 # KERNELS=x86_64-6.1 runs one of them.
 KERNELS ?=
