@@ -1,10 +1,10 @@
 // A static i386 program for the CLI's TestRecordI386Program and make
-// test-kernels (testenv.I386Program builds it): it makes _llseek, which only the i386 syscall
-// table names, so a profile recorded from it that names _llseek under
-// SCMP_ARCH_X86 took its names from that table. With the argument
-// "sysinfo" it also makes sysinfo, which a profile recorded without it
-// must deny: it prints the outcome and exits 3 when sysinfo failed.
-// Built with gcc -m32 -static.
+// test-kernels (testenv.I386Program builds it): it makes _llseek, which
+// only the i386 syscall table names, so a profile recorded from it that
+// names _llseek under SCMP_ARCH_X86 took its names from that table. With
+// the argument "sysinfo" it also makes sysinfo, which a profile recorded
+// without it must deny: it prints the outcome and exits 3 when sysinfo
+// failed. Built with gcc -m32 -static.
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
