@@ -107,6 +107,68 @@ type RuleDecision struct {
 	Comment string `json:"comment,omitempty"`
 }
 
+// Outcome spells d's action with its errno: "SCMP_ACT_ERRNO(1)".
+func (d RuleDecision) Outcome() string {
+	return Decision{Action: d.Action, ErrnoRet: d.ErrnoRet}.Outcome()
+}
+
+// Explain spells what decides v, as sysrec diff's table shows it: the
+// deciding rules, "syscalls[3] (comment): SCMP_ACT_ALLOW;
+// defaultAction: SCMP_ACT_ERRNO(1)"; for a syscall that the recorded
+// profile allows only with argument values, each recorded value that the
+// deployed profile denies, the rule that denies it, and the deployed
+// rules that allow the syscall: "recorded socket(AF_NETLINK, SOCK_RAW)
+// -> defaultAction: SCMP_ACT_ERRNO(1); allowed only when:
+// socket(AF_INET6, SOCK_STREAM) (syscalls[1])".
+func (v Verdict) Explain() string {
+	var denied []string
+	for _, val := range v.Values {
+		if !val.Allowed {
+			denied = append(denied, "recorded "+val.Value+" -> "+decidedBy([]RuleDecision{val.Decision}))
+		}
+	}
+	if len(denied) == 0 {
+		out := decidedBy(v.Decisions)
+		if v.Note != "" {
+			out += " (" + v.Note + ")"
+		}
+		return out
+	}
+	var when []string
+	for _, r := range v.AllowedBy {
+		when = append(when, fmt.Sprintf("%s (syscalls[%d])", r.Call, r.Rule))
+	}
+	allowing := "never allowed"
+	if len(when) > 0 {
+		allowing = "allowed only when: " + strings.Join(when, ", ")
+	}
+	return strings.Join(denied, "; ") + "; " + allowing
+}
+
+// decidedBy spells decisions: "syscalls[3] (comment): SCMP_ACT_ALLOW;
+// defaultAction: SCMP_ACT_ERRNO(1)".
+func decidedBy(ds []RuleDecision) string {
+	var parts []string
+	for _, d := range ds {
+		var by string
+		switch d.Rule {
+		case RuleDefault:
+			by = "defaultAction"
+		case RuleBadArch:
+			by = "architecture not in the filter"
+		case RuleENOSYS:
+			by = "runc's ENOSYS stub (newer than every syscall the profile names)"
+		default:
+			by = fmt.Sprintf("syscalls[%d]", d.Rule)
+			if d.Comment != "" {
+				by += " (" + d.Comment + ")"
+			}
+		}
+		parts = append(parts, by+": "+d.Outcome())
+	}
+	return strings.Join(parts, "; ")
+}
+
 // Used returns the syscalls a recorded profile allows per architecture
 // (names of allow rules, with or without argument conditions, that exist
 // on the architecture): what sysrec saw the workload use. Names that a

@@ -74,6 +74,14 @@ type Decision struct {
 	Rule     int  // index in p.Syscalls; RuleDefault or RuleBadArch when no rule decided
 }
 
+// Outcome spells d's action with its errno: "SCMP_ACT_ERRNO(1)".
+func (d Decision) Outcome() string {
+	if takesErrno(d.Action) {
+		return fmt.Sprintf("%s(%d)", d.Action, d.ErrnoRet)
+	}
+	return string(d.Action)
+}
+
 // Rule values of a Decision that no rule made.
 const (
 	RuleDefault = -1 // the profile's defaultAction

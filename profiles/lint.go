@@ -170,7 +170,7 @@ func LintFor(p *Profile, target Target) []Finding {
 		names := s.AllNames()
 		key, _ := conditionKey(*s)
 		if a := action(s.Action, s.ErrnoRet, s.Errno); a.Action == def.Action && a.ErrnoRet == def.ErrnoRet {
-			warn(rulePath(i), CodeRedundant, "the rule's action %s is the defaultAction: runc skips it", describe(a))
+			warn(rulePath(i), CodeRedundant, "the rule's action %s is the defaultAction: runc skips it", a.Outcome())
 			for j := range names {
 				flagged[[2]int{i, j}] = true
 			}
@@ -346,7 +346,7 @@ func startFinding(p *Profile, arches []syscalls.Arch, target Target) (Finding, b
 			}
 			deniedOn[n] = append(deniedOn[n], a)
 			for _, d := range ds {
-				w := ruleName(p, d.Rule) + " " + describe(d)
+				w := ruleName(p, d.Rule) + " " + d.Outcome()
 				if d.Rule == RuleENOSYS {
 					w = "runc's ENOSYS stub for syscalls newer than any the profile names"
 				}
@@ -707,14 +707,6 @@ func namePath(s *Syscall, i, j int) string {
 		j--
 	}
 	return fmt.Sprintf("%s.names[%d]", rulePath(i), j)
-}
-
-// describe spells a decision's action with its errno.
-func describe(d Decision) string {
-	if takesErrno(d.Action) {
-		return fmt.Sprintf("%s(%d)", d.Action, d.ErrnoRet)
-	}
-	return string(d.Action)
 }
 
 // Locate returns the line and column (1-based) where the value at a

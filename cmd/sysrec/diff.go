@@ -121,7 +121,7 @@ func diff(c *cli.Context) error {
 		for _, e := range report.Comparisons {
 			for _, ac := range e.Arches {
 				for _, v := range ac.Syscalls {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.Deployed, strings.TrimPrefix(string(ac.Arch), "SCMP_ARCH_"), v.Name, v.Verdict, explain(v))
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.Deployed, strings.TrimPrefix(string(ac.Arch), "SCMP_ARCH_"), v.Name, v.Verdict, v.Explain())
 				}
 			}
 		}
@@ -147,66 +147,6 @@ func diff(c *cli.Context) error {
 		return &exitError{code: 1, err: fmt.Errorf("the workload would break: %s (see the denied and partly-denied rows)", strings.Join(broken, "; "))}
 	}
 	return nil
-}
-
-// explain spells what decides a verdict, for the table: the deciding
-// rules; for a syscall the recorded profile allows only with argument
-// values, each recorded value the deployed profile denies, the rule that
-// denies it, and the deployed rules that allow the syscall:
-// "recorded socket(AF_NETLINK, SOCK_RAW) -> defaultAction:
-// SCMP_ACT_ERRNO(1); allowed only when: socket(AF_INET6, SOCK_STREAM)
-// (syscalls[1])".
-func explain(v profiles.Verdict) string {
-	var denied []string
-	for _, val := range v.Values {
-		if !val.Allowed {
-			denied = append(denied, "recorded "+val.Value+" -> "+decidedBy([]profiles.RuleDecision{val.Decision}))
-		}
-	}
-	if len(denied) == 0 {
-		out := decidedBy(v.Decisions)
-		if v.Note != "" {
-			out += " (" + v.Note + ")"
-		}
-		return out
-	}
-	var when []string
-	for _, r := range v.AllowedBy {
-		when = append(when, fmt.Sprintf("%s (syscalls[%d])", r.Call, r.Rule))
-	}
-	allowing := "never allowed"
-	if len(when) > 0 {
-		allowing = "allowed only when: " + strings.Join(when, ", ")
-	}
-	return strings.Join(denied, "; ") + "; " + allowing
-}
-
-// decidedBy spells the decisions of a verdict: "syscalls[3] (comment):
-// SCMP_ACT_ALLOW; defaultAction: SCMP_ACT_ERRNO(1)".
-func decidedBy(ds []profiles.RuleDecision) string {
-	var parts []string
-	for _, d := range ds {
-		var by string
-		switch d.Rule {
-		case profiles.RuleDefault:
-			by = "defaultAction"
-		case profiles.RuleBadArch:
-			by = "architecture not in the filter"
-		case profiles.RuleENOSYS:
-			by = "runc's ENOSYS stub (newer than every syscall the profile names)"
-		default:
-			by = fmt.Sprintf("syscalls[%d]", d.Rule)
-			if d.Comment != "" {
-				by += " (" + d.Comment + ")"
-			}
-		}
-		act := string(d.Action)
-		if d.Action == profiles.ActErrno || d.Action == profiles.ActTrace {
-			act += fmt.Sprintf("(%d)", d.ErrnoRet)
-		}
-		parts = append(parts, by+": "+act)
-	}
-	return strings.Join(parts, "; ")
 }
 
 type namedProfile struct {

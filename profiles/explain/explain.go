@@ -409,10 +409,7 @@ func rareNote(a Arch, inputs int) string {
 }
 
 func describeDecision(d Decision) string {
-	act := string(d.Action)
-	if d.Action == profiles.ActErrno || d.Action == profiles.ActTrace {
-		act += fmt.Sprintf("(%d)", d.ErrnoRet)
-	}
+	act := d.Outcome()
 	var by string
 	switch d.Rule {
 	case profiles.RuleDefault:
