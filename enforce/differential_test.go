@@ -255,14 +255,7 @@ func TestDifferentialCompileMatchesEvaluate(t *testing.T) {
 	var failures []string
 	for cases < want {
 		p := randomProfile(r)
-		data, err := profiles.Marshal(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		parsed, err := profiles.Parse(data, "random.json")
-		if err != nil {
-			t.Fatalf("a random profile does not parse: %v\n%s", err, data)
-		}
+		parsed, data := reparse(t, p, "random")
 		f, err := Compile(parsed, Options{Caps: profiles.DefaultCaps, Kernel: "6.1"})
 		if err != nil {
 			// libseccomp refuses conflicting rules (-EEXIST); runc would
@@ -410,14 +403,7 @@ func TestDifferentialSocketcall(t *testing.T) {
 			guard.Action = profiles.ActLog
 		}
 		p.Syscalls = append([]profiles.Syscall{guard}, p.Syscalls...)
-		data, err := profiles.Marshal(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		parsed, err := profiles.Parse(data, "random.json")
-		if err != nil {
-			t.Fatalf("a random profile does not parse: %v\n%s", err, data)
-		}
+		parsed, data := reparse(t, p, "random")
 		f, err := Compile(parsed, Options{Caps: profiles.DefaultCaps, Kernel: "6.1"})
 		if err != nil {
 			rejected++
@@ -739,14 +725,7 @@ func TestDifferentialGeneratedArgs(t *testing.T) {
 	socketcalls, bypasses := 0, 0
 	for cases < want {
 		gen, values := randomGenerated(t, r)
-		data, err := profiles.Marshal(gen)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := profiles.Parse(data, "generated.json")
-		if err != nil {
-			t.Fatalf("a generated profile does not parse: %v\n%s", err, data)
-		}
+		p, data := reparse(t, gen, "generated")
 		f, err := Compile(p, Options{Caps: profiles.DefaultCaps, Kernel: "6.1"})
 		if err != nil {
 			t.Fatalf("libseccomp refuses a generated profile: %v\n%s", err, data)
@@ -854,4 +833,20 @@ func TestDifferentialGeneratedArgs(t *testing.T) {
 	for _, f := range notAllowed {
 		t.Error(f)
 	}
+}
+
+// reparse marshals p and parses it back, as runc would read the file,
+// and returns the parsed profile and the bytes. kind names p in a
+// failure: "random", "generated".
+func reparse(t *testing.T, p *profiles.Profile, kind string) (*profiles.Profile, []byte) {
+	t.Helper()
+	data, err := profiles.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := profiles.Parse(data, kind+".json")
+	if err != nil {
+		t.Fatalf("a %s profile does not parse: %v\n%s", kind, err, data)
+	}
+	return parsed, data
 }
