@@ -6,8 +6,8 @@ import (
 	"testing"
 )
 
-// Package profiles, with its tests, links the standard library and
-// package syscalls only: go test -fuzz instruments every package in
+// Package profiles, with its tests, links the standard library, package
+// syscalls and internal/spelling (the standard library's too) only: go test -fuzz instruments every package in
 // FuzzParse's binary, and with Kubernetes' and the runtimes' modules in it
 // FuzzParse ran a few inputs a second. Exporting, installing and the
 // runtimes' defaults live in the packages below this one.
@@ -23,9 +23,9 @@ func TestDependencies(t *testing.T) {
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		pkg, _, _ := strings.Cut(line, " ") // "p [p.test]"
 		switch strings.TrimSuffix(pkg, ".test") {
-		case "github.com/sysrec/sysrec/profiles", "github.com/sysrec/sysrec/syscalls":
+		case "github.com/sysrec/sysrec/profiles", "github.com/sysrec/sysrec/syscalls", "github.com/sysrec/sysrec/internal/spelling":
 		default:
-			t.Errorf("package profiles or its tests import %s: only the standard library and syscalls are allowed", pkg)
+			t.Errorf("package profiles or its tests import %s: only the standard library, syscalls and internal/spelling are allowed", pkg)
 		}
 	}
 }

@@ -184,14 +184,3 @@ func TestParseLegacyName(t *testing.T) {
 		t.Errorf("got %+v, want name read, no includes, no args", s)
 	}
 }
-
-func TestEditDistance(t *testing.T) {
-	for _, tc := range []struct {
-		a, b string
-		want int
-	}{{"opne", "open", 1}, {"", "abc", 3}, {"kitten", "sitting", 3}, {"read", "read", 0}, {"clone3", "clone", 1}} {
-		if got := editDistance(tc.a, tc.b); got != tc.want {
-			t.Errorf("editDistance(%q, %q): got %d, want %d", tc.a, tc.b, got, tc.want)
-		}
-	}
-}

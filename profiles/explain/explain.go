@@ -19,6 +19,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/sysrec/sysrec/internal/spelling"
 	"github.com/sysrec/sysrec/profiles"
 	"github.com/sysrec/sysrec/profiles/provenance"
 	"github.com/sysrec/sysrec/profiles/tree"
@@ -293,7 +294,7 @@ func suggest(name string) []string {
 				continue
 			}
 			seen[n] = true
-			d := editDistance(strings.ToLower(name), n)
+			d := spelling.Distance(strings.ToLower(name), n)
 			if d <= limit || strings.HasPrefix(n, strings.ToLower(name)) && len(name) >= 3 {
 				cs = append(cs, cand{n, d})
 			}
@@ -310,32 +311,6 @@ func suggest(name string) []string {
 		out = append(out, c.n)
 	}
 	return out
-}
-
-// editDistance is the optimal string alignment distance: a swapped pair
-// of letters counts as one edit.
-func editDistance(a, b string) int {
-	prev2 := make([]int, len(b)+1)
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(b)]
 }
 
 // Text writes r for a person.
